@@ -1,0 +1,128 @@
+"""One agent: renders its prompts, calls the shared model, parses the reply, keeps its memory.
+
+All agents go through `Agent.step`, the single place where a reply is retried when it
+cannot be parsed and recorded as a failure when the retries run out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from string import Template
+from typing import Any, Generic, Literal, TypeVar
+
+from agentverse.agents.output_parsers import PARSERS, ParsedOutput, ParseError
+from agentverse.config.schema import AgentConfig, GenerationConfig
+from agentverse.llms.base import ChatMessage, LLMError
+from agentverse.llms.client import LLMClient
+from agentverse.trace import CallRecord, Trace
+
+Output = TypeVar("Output", bound=ParsedOutput)
+
+
+@dataclass(frozen=True)
+class AgentOutcome(Generic[Output]):
+    """The parsed output, or why there is none (never a made-up answer)."""
+
+    output: Output | None
+    status: Literal["ok", "parse_error", "llm_error"]
+    error: str | None = None
+    content: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.output is not None
+
+
+class Agent:
+    def __init__(self, config: AgentConfig, llm: LLMClient, trace: Trace, role: str | None = None) -> None:
+        self.config = config
+        self.llm = llm
+        self.trace = trace
+        self.role = role if role is not None else config.role_description
+        self.history: list[ChatMessage] = []
+        self.parser = PARSERS.get(config.output_parser.type)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def build_messages(self, variables: dict[str, Any]) -> tuple[list[ChatMessage], ChatMessage]:
+        values = {key: str(value) for key, value in variables.items()}
+        values["role_description"] = self.role
+        messages: list[ChatMessage] = []
+        system = Template(self.config.prepend_prompt_template).safe_substitute(values).strip()
+        if system:
+            messages.append({"role": "system", "content": system})
+        prompt: ChatMessage = {
+            "role": "user",
+            "content": Template(self.config.append_prompt_template).safe_substitute(values).strip(),
+        }
+        return [*messages, *self.history, prompt], prompt
+
+    def generation(self, max_tokens: int | None) -> GenerationConfig:
+        if max_tokens is None:
+            return self.config.llm
+        return self.config.llm.model_copy(update={"max_tokens": max_tokens})
+
+    async def step(
+        self,
+        round_number: int,
+        variables: dict[str, Any],
+        *,
+        expected: int = 0,
+        max_tokens: int | None = None,
+        remember: bool = False,
+    ) -> AgentOutcome[Any]:
+        messages, prompt = self.build_messages(variables)
+        generation = self.generation(max_tokens)
+        outcome: AgentOutcome[Any] = AgentOutcome(None, "llm_error", "no attempt made")
+        for attempt in range(1, self.config.max_retry + 1):
+            outcome = await self._attempt(round_number, attempt, messages, generation, expected)
+            # Transport retries already happened inside the backend; only unreadable replies retry here.
+            if outcome.status != "parse_error":
+                break
+        if outcome.ok and remember:
+            self.history.extend([prompt, {"role": "assistant", "content": outcome.content or ""}])
+        return outcome
+
+    async def _attempt(
+        self,
+        round_number: int,
+        attempt: int,
+        messages: list[ChatMessage],
+        generation: GenerationConfig,
+        expected: int,
+    ) -> AgentOutcome[Any]:
+        record = {
+            "round": round_number,
+            "agent": self.name,
+            "agent_type": self.config.agent_type,
+            "role": self.role,
+            "attempt": attempt,
+            "messages": [dict(message) for message in messages],
+            "generation": generation,
+        }
+        try:
+            result = await self.llm.generate(messages, generation)
+        except LLMError as error:
+            self.trace.add_call(CallRecord(**record, status="llm_error", error=str(error)))
+            return AgentOutcome(None, "llm_error", str(error))
+        usage = {
+            "content": result.content,
+            "reasoning": result.reasoning,
+            "finish_reason": result.finish_reason,
+            "truncated": result.truncated,
+            "forced_answer": result.forced_answer,
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "requests": result.requests,
+            "latency_s": result.latency_s,
+            "endpoint": result.endpoint,
+        }
+        try:
+            parsed = self.parser(result.content, expected)
+        except ParseError as error:
+            self.trace.add_call(CallRecord(**record, **usage, status="parse_error", error=str(error)))
+            return AgentOutcome(None, "parse_error", str(error), result.content)
+        self.trace.add_call(CallRecord(**record, **usage, status="ok", parsed=parsed.model_dump()))
+        return AgentOutcome(parsed, "ok", None, result.content)

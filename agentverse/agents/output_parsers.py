@@ -1,0 +1,172 @@
+"""Every agent's reply becomes a typed object here, and only here.
+
+Parsers are lenient about layout (case, `###` or `**` markers, `<Continue>` or `Continue`,
+extra spaces) and strict about meaning (a decision must be continue or stop, numbers must
+be integers). A reply that cannot be read raises `ParseError` carrying the raw text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from agentverse.registry import Registry
+
+
+class ParseError(ValueError):
+    """The reply does not follow the agent's protocol."""
+
+    def __init__(self, message: str, raw: str) -> None:
+        super().__init__(message)
+        self.raw = raw
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class CEODecision(Frozen):
+    decision: Literal["continue", "stop"]
+    recruit_number: int
+    direction: str
+    max_tokens: int
+
+
+class RoleList(Frozen):
+    roles: list[str]
+
+
+class Solution(Frozen):
+    text: str
+
+
+class CriticVerdict(Frozen):
+    agree: bool
+    review: str
+
+
+class EvaluatorVerdict(Frozen):
+    correct: bool
+    advice: str
+    recruiting_suggestion: str
+
+
+ParsedOutput = CEODecision | RoleList | Solution | CriticVerdict | EvaluatorVerdict
+Parser = Callable[[str, int], ParsedOutput]
+
+PARSERS: Registry[Parser] = Registry("output_parser")
+
+HEADER = r"(?:^|\n)[ \t]*[#*>\-\s]*\**[ \t]*{name}[ \t]*\**[ \t]*[:：]?[ \t]*\**[ \t]*"
+NEXT_HEADER = r"(?=\n[ \t]*[#*]*[ \t]*\**[ \t]*(?:{names})[ \t]*\**[ \t]*[:：]|\Z)"
+
+
+def field_text(text: str, name: str, all_names: list[str]) -> str | None:
+    """The text after `### <name>:` up to the next known header (or the end)."""
+    pattern = HEADER.format(name=name) + r"(.*?)" + NEXT_HEADER.format(names="|".join(all_names))
+    matches = re.findall(pattern, text, flags=re.IGNORECASE | re.DOTALL)
+    if not matches:
+        return None
+    return matches[-1].strip().strip("*").strip()
+
+
+def strip_brackets(value: str) -> str:
+    return value.strip().strip("<>[]()*`\"' ").strip()
+
+
+def parse_integer(value: str | None, field: str, raw: str) -> int:
+    if value is None:
+        raise ParseError(f"missing field {field!r}", raw)
+    match = re.search(r"\d[\d,]*", value)
+    if not match:
+        raise ParseError(f"field {field!r} is not an integer: {value[:60]!r}", raw)
+    return int(match.group(0).replace(",", ""))
+
+
+CEO_FIELDS = ["Decision", "Recruit Number", "Direction", "Maximum Tokens"]
+
+
+@PARSERS.register("ceo")
+def parse_ceo(text: str, expected: int = 0) -> CEODecision:
+    decision_text = field_text(text, "Decision", CEO_FIELDS)
+    if decision_text is None:
+        raise ParseError("missing field 'Decision'", text)
+    decision = strip_brackets(decision_text.splitlines()[0] if decision_text else "").lower()
+    if decision not in ("continue", "stop"):
+        raise ParseError(f"Decision must be Continue or Stop, got {decision_text[:40]!r}", text)
+    direction = field_text(text, "Direction", CEO_FIELDS)
+    if not direction:
+        raise ParseError("missing or empty field 'Direction'", text)
+    return CEODecision(
+        decision=decision,  # type: ignore[arg-type]
+        recruit_number=parse_integer(field_text(text, "Recruit Number", CEO_FIELDS), "Recruit Number", text),
+        direction=direction,
+        max_tokens=parse_integer(field_text(text, "Maximum Tokens", CEO_FIELDS), "Maximum Tokens", text),
+    )
+
+
+ROLE_LINE = re.compile(r"^\s*(?:\*\*)?\s*(\d+)\s*[.)]\s*(?:\*\*)?\s*(.+?)\s*$", re.MULTILINE)
+
+
+@PARSERS.register("role_assigner")
+def parse_roles(text: str, expected: int) -> RoleList:
+    """A numbered list, one expert per line; exactly `expected` are taken, in order."""
+    roles = [match.group(2).strip().strip("*").strip() for match in ROLE_LINE.finditer(text)]
+    roles = [role for role in roles if role]
+    if len(roles) < expected:
+        raise ParseError(f"expected {expected} numbered experts, found {len(roles)}", text)
+    return RoleList(roles=roles[:expected])
+
+
+@PARSERS.register("solver")
+def parse_solution(text: str, expected: int = 0) -> Solution:
+    if not text.strip():
+        raise ParseError("empty solution", text)
+    return Solution(text=text.strip())
+
+
+CODE_BLOCK = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+
+
+@PARSERS.register("code-solver")
+def parse_code_solution(text: str, expected: int = 0) -> Solution:
+    """A code solution must contain a fenced code block holding a function definition."""
+    blocks = CODE_BLOCK.findall(text)
+    if not any("def " in block for block in blocks):
+        raise ParseError("no ```python block with a function definition", text)
+    return Solution(text=text.strip())
+
+
+VERDICT = re.compile(r"\[\s*(agree|disagree)\s*\]", re.IGNORECASE)
+
+
+@PARSERS.register("critic")
+def parse_critic(text: str, expected: int = 0) -> CriticVerdict:
+    """The last `[Agree]` / `[Disagree]` in the review decides."""
+    verdicts = VERDICT.findall(text)
+    if not verdicts:
+        raise ParseError("the review ends with neither [Agree] nor [Disagree]", text)
+    return CriticVerdict(agree=verdicts[-1].lower() == "agree", review=text.strip())
+
+
+EVALUATOR_FIELDS = ["Correctness", "Advice", "Recruiting Suggestion"]
+
+
+@PARSERS.register("evaluator")
+def parse_evaluator(text: str, expected: int = 0) -> EvaluatorVerdict:
+    correctness = field_text(text, "Correctness", EVALUATOR_FIELDS)
+    if correctness is None:
+        raise ParseError("missing field 'Correctness'", text)
+    value = strip_brackets(correctness.split()[0] if correctness.split() else "")
+    if value not in ("0", "1"):
+        raise ParseError(f"Correctness must be 0 or 1, got {correctness[:40]!r}", text)
+    advice = field_text(text, "Advice", EVALUATOR_FIELDS)
+    if advice is None:
+        raise ParseError("missing field 'Advice'", text)
+    return EvaluatorVerdict(
+        correct=value == "1",
+        advice=advice,
+        recruiting_suggestion=field_text(text, "Recruiting Suggestion", EVALUATOR_FIELDS) or "",
+    )

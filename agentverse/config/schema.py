@@ -1,0 +1,215 @@
+"""The typed, strict task configuration (one YAML file per benchmark and model).
+
+Every model rejects unknown keys; constrained types catch wrong values at load time.
+The layout follows AgentVerse's task configs: `environment.rule.{ceo, role_assigner,
+decision_maker, executor, evaluator}` and a list of `agents` with `agent_type`.
+"""
+
+from __future__ import annotations
+
+from string import Template
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GenerationConfig(StrictModel):
+    """Sampling settings for one call. Per-call overrides make new objects (`model_copy`)."""
+
+    max_tokens: PositiveInt = Field(description="Most tokens to generate (the CEO may override it per round).")
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0, description="Sampling temperature.")
+    top_p: float = Field(default=0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    stop: tuple[str, ...] = Field(default=(), description="Stop strings.")
+    seed: int | None = Field(default=None, description="Sampling seed, when the server honours it.")
+
+
+class EndpointConfig(StrictModel):
+    """Which model answers, and where. Every agent uses the same model, as in the paper."""
+
+    backend: Literal["openai", "transformers"] = Field(
+        default="openai", description="`openai`: any OpenAI-compatible server; `transformers`: in-process."
+    )
+    model: str = Field(
+        min_length=1,
+        description="Served model name (openai), or `embedded:smollm2` / a local folder (transformers).",
+    )
+    base_urls: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8000/v1"],
+        min_length=1,
+        description="One or more OpenAI-compatible base URLs; requests are spread across them.",
+    )
+    api_key_env: str | None = Field(
+        default=None, description="Name of the env var holding the API key; none for a local server."
+    )
+    thinking: bool = Field(default=False, description="Reasoning model: generation starts inside <think>.")
+    continuation_api: Literal["chat", "completions"] = Field(
+        default="chat",
+        description="How to continue a prefilled assistant message: vLLM chat `continue_final_message`, "
+        "or the raw completions endpoint with a ChatML prompt.",
+    )
+    context_length: PositiveInt = Field(default=32768, description="Model context; bounds the forced answer.")
+    max_concurrency: PositiveInt = Field(default=64, description="Requests in flight per endpoint.")
+    timeout_s: float = Field(default=1800.0, gt=0, description="Timeout of one HTTP request.")
+    max_retries: int = Field(default=4, ge=0, le=20, description="Retries of transient errors per request.")
+    retry_backoff_s: float = Field(default=1.0, ge=0, description="First backoff; doubles with jitter.")
+
+    @field_validator("base_urls", mode="before")
+    @classmethod
+    def _accept_single_url(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("base_urls")
+    @classmethod
+    def _check_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"base URL must start with http:// or https://, got {url!r}")
+        return [url.rstrip("/") for url in value]
+
+
+class CEORuleConfig(StrictModel):
+    type: str = Field(default="basic", description="`basic` (the paper's CEO) or `none` (fixed team/budget).")
+    honor_stop: bool = Field(
+        default=True, description="A CEO Stop ends the problem; false reproduces the research code."
+    )
+    min_recruits: PositiveInt = Field(default=2, description="Fewest agents (solver included).")
+    max_recruits: PositiveInt = Field(default=3, description="Most agents (4 for AIME, 3 elsewhere).")
+    token_menu: list[PositiveInt] = Field(
+        default_factory=lambda: [2048, 4096, 8192, 16384, 32000],
+        min_length=1,
+        description="Budgets the CEO may choose; other values snap to the nearest entry.",
+    )
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> CEORuleConfig:
+        if self.min_recruits > self.max_recruits:
+            raise ValueError("min_recruits must not exceed max_recruits")
+        if list(self.token_menu) != sorted(set(self.token_menu)):
+            raise ValueError("token_menu must be strictly increasing")
+        return self
+
+
+class RoleAssignerRuleConfig(StrictModel):
+    type: str = Field(default="role_description", description="How experts are recruited.")
+    cnt_agents: PositiveInt = Field(default=2, description="Team size (solver included) without a CEO.")
+
+
+class DecisionMakerRuleConfig(StrictModel):
+    type: str = Field(default="vertical-solver-first", description="Discussion structure.")
+    max_inner_turns: PositiveInt = Field(default=3, description="Review/revise rounds inside one round.")
+
+
+class ExecutorRuleConfig(StrictModel):
+    type: str = Field(default="none", description="`none`, `code-test` or `concept-coverage`.")
+    timeout_s: float = Field(default=10.0, gt=0, description="Wall-clock limit of one code run.")
+    memory_mb: PositiveInt = Field(default=1024, description="Address-space limit of one code run.")
+
+
+class EvaluatorRuleConfig(StrictModel):
+    type: str = Field(default="basic", description="How the solution is judged.")
+
+
+class RuleConfig(StrictModel):
+    ceo: CEORuleConfig = Field(default_factory=CEORuleConfig)
+    role_assigner: RoleAssignerRuleConfig = Field(default_factory=RoleAssignerRuleConfig)
+    decision_maker: DecisionMakerRuleConfig = Field(default_factory=DecisionMakerRuleConfig)
+    executor: ExecutorRuleConfig = Field(default_factory=ExecutorRuleConfig)
+    evaluator: EvaluatorRuleConfig = Field(default_factory=EvaluatorRuleConfig)
+
+
+class EnvironmentConfig(StrictModel):
+    env_type: Literal["task-basic"] = Field(default="task-basic", description="The task-solving loop.")
+    max_turn: PositiveInt = Field(default=2, description="Most rounds per problem.")
+    rule: RuleConfig = Field(default_factory=RuleConfig)
+
+
+class MemoryConfig(StrictModel):
+    memory_type: Literal["chat_history"] = Field(default="chat_history", description="Agent memory kind.")
+
+
+class OutputParserConfig(StrictModel):
+    type: str = Field(description="Parser key: ceo, role_assigner, solver, code-solver, critic, evaluator.")
+
+
+AgentType = Literal["ceo", "role_assigner", "solver", "critic", "evaluator"]
+
+# The placeholders each agent's templates may use; anything else is a config error.
+PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "ceo": frozenset({"task_description", "solution", "advice", "resources", "max_recruits", "token_menu"}),
+    "role_assigner": frozenset({"task_description", "advice", "cnt_agents", "cnt_critic_agents"}),
+    "solver": frozenset({"task_description", "role_description", "direction", "advice", "critiques"}),
+    "critic": frozenset({"task_description", "role_description", "direction", "solution"}),
+    "evaluator": frozenset({"task_description", "solution", "result", "all_role_description"}),
+}
+
+
+class AgentConfig(StrictModel):
+    agent_type: AgentType = Field(description="Which role in the loop this agent plays.")
+    name: str = Field(min_length=1, description="Display name used in traces.")
+    role_description: str = Field(default="", description="Default role (replaced by recruitment).")
+    prepend_prompt_template: str = Field(default="", description="System prompt template (${placeholders}).")
+    append_prompt_template: str = Field(min_length=1, description="User prompt template (${placeholders}).")
+    max_retry: PositiveInt = Field(default=3, description="Attempts when the reply cannot be parsed.")
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    output_parser: OutputParserConfig
+    llm: GenerationConfig
+
+    @model_validator(mode="after")
+    def _check_placeholders(self) -> AgentConfig:
+        allowed = PLACEHOLDERS[self.agent_type]
+        for field_name in ("prepend_prompt_template", "append_prompt_template"):
+            template = Template(getattr(self, field_name))
+            if not template.is_valid():
+                raise ValueError(f"{field_name}: malformed ${{placeholder}} syntax")
+            unknown = set(template.get_identifiers()) - allowed
+            if unknown:
+                raise ValueError(
+                    f"{field_name}: unknown placeholder(s) {sorted(unknown)} for a {self.agent_type}; "
+                    f"allowed: {sorted(allowed)}"
+                )
+        return self
+
+
+class TaskInfo(StrictModel):
+    name: str = Field(min_length=1, description="Benchmark name (a data loader key).")
+    kind: Literal["math", "multiple-choice", "code", "concept-coverage"] = Field(
+        description="Answer kind; selects the grader."
+    )
+
+
+class TaskConfig(StrictModel):
+    """One task config: the benchmark, the model endpoint, the loop's rules and the agents."""
+
+    task: TaskInfo
+    prompts: dict[str, str] = Field(default_factory=dict, description="Prompt texts referenced by anchors.")
+    llm: EndpointConfig
+    environment: EnvironmentConfig = Field(default_factory=EnvironmentConfig)
+    agents: list[AgentConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_agents(self) -> TaskConfig:
+        counts = {agent_type: 0 for agent_type in PLACEHOLDERS}
+        for agent in self.agents:
+            counts[agent.agent_type] += 1
+        required = {"role_assigner", "solver", "critic", "evaluator"}
+        if self.environment.rule.ceo.type != "none":
+            required.add("ceo")
+        missing = sorted(agent_type for agent_type in required if counts[agent_type] == 0)
+        if missing:
+            raise ValueError(f"agents: missing agent_type(s) {missing}")
+        duplicated = sorted(agent_type for agent_type, count in counts.items() if count > 1)
+        if duplicated:
+            raise ValueError(f"agents: agent_type(s) {duplicated} given more than once")
+        return self
+
+    def agent(self, agent_type: str) -> AgentConfig:
+        for agent in self.agents:
+            if agent.agent_type == agent_type:
+                return agent
+        raise KeyError(f"no agent of type {agent_type!r} in this config")

@@ -1,0 +1,1 @@
+"""The pluggable parts of one round, each behind a small registry keyed by concept."""

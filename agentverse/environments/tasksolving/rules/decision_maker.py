@@ -1,0 +1,155 @@
+"""How the recruited team discusses: the solver drafts, critics review, the solver revises.
+
+`vertical-solver-first` is the paper's structure. The others are AgentVerse's alternatives:
+`vertical` (critics advise before the first draft), `horizontal` (critics speak in turn,
+each seeing the earlier reviews), `concurrent` (one concurrent review, one revision) and
+`brainstorming` (critics brainstorm in turn, then the solver writes once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from agentverse.agents.agent import Agent
+from agentverse.agents.output_parsers import CriticVerdict
+from agentverse.environments.tasksolving.state import ProblemState, RoundPlan
+from agentverse.registry import Registry
+
+NO_CRITIQUES = "No reviews yet."
+NO_DRAFT = "No draft yet: share the approach and the pitfalls you would watch for."
+
+
+@dataclass(frozen=True)
+class Discussion:
+    solution: str | None  # the solver's last message; None when the solver produced nothing
+    consensus: bool
+    inner_turns: int
+
+
+@dataclass
+class Team:
+    """The members of one round and what the discussion needs to address them."""
+
+    state: ProblemState
+    round_number: int
+    plan: RoundPlan
+    solver: Agent
+    critics: list[Agent]
+
+    def base_variables(self) -> dict[str, str]:
+        return {"task_description": self.state.sample.input, "direction": self.plan.direction or "None given."}
+
+    async def write(self, critiques: str) -> str | None:
+        variables = {**self.base_variables(), "advice": self.state.advice_text(), "critiques": critiques}
+        outcome = await self.solver.step(
+            self.round_number, variables, max_tokens=self.plan.max_tokens, remember=True
+        )
+        if not outcome.ok:
+            self.state.trace.event(self.round_number, "agent_failed", agent="solver", error=outcome.error)
+            return None
+        self.state.trace.event(self.round_number, "solution", text=outcome.output.text)
+        return outcome.output.text
+
+    async def review_one(self, critic: Agent, solution: str) -> CriticVerdict | None:
+        variables = {**self.base_variables(), "solution": solution}
+        outcome = await critic.step(self.round_number, variables, max_tokens=self.plan.max_tokens, remember=True)
+        if not outcome.ok:
+            self.state.trace.event(self.round_number, "agent_failed", agent=critic.name, error=outcome.error)
+            return None
+        return outcome.output
+
+    async def review_concurrently(self, solution: str) -> list[CriticVerdict | None]:
+        verdicts = await asyncio.gather(*(self.review_one(critic, solution) for critic in self.critics))
+        self.record(verdicts)
+        return list(verdicts)
+
+    async def review_in_turn(self, solution: str) -> list[CriticVerdict | None]:
+        verdicts: list[CriticVerdict | None] = []
+        for critic in self.critics:
+            earlier = [verdict.review for verdict in verdicts if verdict is not None]
+            shown = solution + ("\n\nEarlier reviews:\n" + "\n---\n".join(earlier) if earlier else "")
+            verdicts.append(await self.review_one(critic, shown))
+        self.record(verdicts)
+        return verdicts
+
+    def record(self, verdicts: list[CriticVerdict | None]) -> None:
+        summary = [None if verdict is None else verdict.agree for verdict in verdicts]
+        self.state.trace.event(self.round_number, "critic_verdicts", agree=summary)
+
+
+def all_agree(verdicts: list[CriticVerdict | None]) -> bool:
+    return all(verdict is not None and verdict.agree for verdict in verdicts)
+
+
+def disagreements(verdicts: list[CriticVerdict | None]) -> str:
+    return "\n\n".join(verdict.review for verdict in verdicts if verdict is not None and not verdict.agree)
+
+
+Reviewer = Callable[[str], Awaitable[list[CriticVerdict | None]]]
+
+
+async def review_loop(team: Team, solution: str, review: Reviewer, max_turns: int) -> Discussion:
+    """Review, and revise on disagreement, until consensus or `max_turns` reviews."""
+    for turn in range(1, max_turns + 1):
+        if not team.critics:
+            return Discussion(solution, consensus=False, inner_turns=turn - 1)
+        verdicts = await review(solution)
+        if all_agree(verdicts):
+            team.state.trace.event(team.round_number, "consensus", inner_turn=turn)
+            return Discussion(solution, consensus=True, inner_turns=turn)
+        critiques = disagreements(verdicts)
+        if not critiques:  # the reviewers that answered agreed, the others failed: nothing to act on
+            return Discussion(solution, consensus=False, inner_turns=turn)
+        revised = await team.write(critiques)
+        if revised is None:
+            return Discussion(solution, consensus=False, inner_turns=turn)
+        solution = revised
+    return Discussion(solution, consensus=False, inner_turns=max_turns)
+
+
+DecisionMaker = Callable[[Team, int], Awaitable[Discussion]]
+DECISION_MAKERS: Registry[DecisionMaker] = Registry("decision_maker")
+
+
+@DECISION_MAKERS.register("vertical-solver-first")
+async def vertical_solver_first(team: Team, max_inner_turns: int) -> Discussion:
+    draft = await team.write(NO_CRITIQUES)
+    if draft is None:
+        return Discussion(None, consensus=False, inner_turns=0)
+    return await review_loop(team, draft, team.review_concurrently, max_inner_turns)
+
+
+@DECISION_MAKERS.register("vertical")
+async def vertical(team: Team, max_inner_turns: int) -> Discussion:
+    advice = await team.review_concurrently(NO_DRAFT)
+    notes = "\n\n".join(verdict.review for verdict in advice if verdict is not None) or NO_CRITIQUES
+    draft = await team.write(notes)
+    if draft is None:
+        return Discussion(None, consensus=False, inner_turns=0)
+    return await review_loop(team, draft, team.review_concurrently, max_inner_turns)
+
+
+@DECISION_MAKERS.register("horizontal")
+async def horizontal(team: Team, max_inner_turns: int) -> Discussion:
+    draft = await team.write(NO_CRITIQUES)
+    if draft is None:
+        return Discussion(None, consensus=False, inner_turns=0)
+    return await review_loop(team, draft, team.review_in_turn, max_inner_turns)
+
+
+@DECISION_MAKERS.register("concurrent")
+async def concurrent(team: Team, max_inner_turns: int) -> Discussion:
+    draft = await team.write(NO_CRITIQUES)
+    if draft is None:
+        return Discussion(None, consensus=False, inner_turns=0)
+    return await review_loop(team, draft, team.review_concurrently, 1)
+
+
+@DECISION_MAKERS.register("brainstorming")
+async def brainstorming(team: Team, max_inner_turns: int) -> Discussion:
+    ideas = await team.review_in_turn(NO_DRAFT)
+    notes = "\n\n".join(verdict.review for verdict in ideas if verdict is not None) or NO_CRITIQUES
+    solution = await team.write(notes)
+    return Discussion(solution, consensus=False, inner_turns=1 if solution is not None else 0)

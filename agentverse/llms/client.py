@@ -1,0 +1,104 @@
+"""What agents call: one backend plus thinking-model handling (the paper's budget forcing).
+
+For a thinking model the reply is prefilled with `<think>`. If the model spends its whole
+budget thinking, `</think>` is appended and it gets a short budget to answer
+(`min(context - B, B / 2)`, as in the research code). Other agents only ever see the text
+after the last `</think>`; the trace keeps the reasoning too.
+"""
+
+from __future__ import annotations
+
+import time
+
+from pydantic import BaseModel, ConfigDict
+
+from agentverse.config.schema import EndpointConfig, GenerationConfig
+from agentverse.llms import openai_backend, transformers_backend  # noqa: F401  (they register themselves)
+from agentverse.llms.base import BACKENDS, Backend, ChatMessage, RawCompletion
+
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
+
+class Generation(BaseModel):
+    """One agent-level model call: the visible answer, the hidden reasoning, and the cost."""
+
+    model_config = ConfigDict(frozen=True)
+
+    content: str
+    reasoning: str | None
+    finish_reason: str
+    truncated: bool  # the visible answer was cut by the token limit
+    forced_answer: bool  # the budget ran out while thinking and </think> was forced
+    prompt_tokens: int
+    completion_tokens: int
+    requests: int
+    latency_s: float
+    endpoint: str
+
+
+def split_reasoning(text: str) -> tuple[str | None, str]:
+    """Return (reasoning, answer): the answer is what follows the last `</think>`."""
+    if THINK_CLOSE not in text:
+        return None, text.strip()
+    reasoning, answer = text.rsplit(THINK_CLOSE, 1)
+    return reasoning.replace(THINK_OPEN, "", 1).strip(), answer.strip()
+
+
+class LLMClient:
+    """The single model every agent shares; concurrency limits live in the backend."""
+
+    def __init__(self, config: EndpointConfig, backend: Backend) -> None:
+        self.config = config
+        self.backend = backend
+
+    @classmethod
+    def from_config(cls, config: EndpointConfig) -> LLMClient:
+        return cls(config, BACKENDS.get(config.backend)(config))
+
+    async def generate(self, messages: list[ChatMessage], generation: GenerationConfig) -> Generation:
+        started = time.perf_counter()
+        if self.config.thinking:
+            return await self._generate_thinking(messages, generation, started)
+        raw = await self.backend.complete(messages, generation)
+        reasoning, content = split_reasoning(raw.text)
+        return self._result(content, raw.reasoning or reasoning, [raw], started, forced=False)
+
+    async def _generate_thinking(
+        self, messages: list[ChatMessage], generation: GenerationConfig, started: float
+    ) -> Generation:
+        prefill = f"{THINK_OPEN}\n"
+        first = await self.backend.complete(messages, generation, prefill)
+        if first.reasoning is not None:  # the server's reasoning parser already split it
+            return self._result(first.text.strip(), first.reasoning, [first], started, forced=False)
+        if THINK_CLOSE in first.text:
+            reasoning, content = split_reasoning(first.text)
+            return self._result(content, reasoning, [first], started, forced=False)
+        if first.finish_reason != "length":
+            # Stopped without closing its thoughts: everything it wrote is the answer.
+            return self._result(first.text.strip(), None, [first], started, forced=False)
+        answer_budget = max(1, min(self.config.context_length - generation.max_tokens, generation.max_tokens // 2))
+        forced_prefix = f"{prefill}{first.text}\n{THINK_CLOSE}\n\n"
+        second = await self.backend.complete(
+            messages, generation.model_copy(update={"max_tokens": answer_budget}), forced_prefix
+        )
+        return self._result(second.text.strip(), first.text.strip(), [first, second], started, forced=True)
+
+    def _result(
+        self, content: str, reasoning: str | None, raws: list[RawCompletion], started: float, forced: bool
+    ) -> Generation:
+        last = raws[-1]
+        return Generation(
+            content=content,
+            reasoning=reasoning,
+            finish_reason=last.finish_reason,
+            truncated=last.finish_reason == "length",
+            forced_answer=forced,
+            prompt_tokens=sum(raw.prompt_tokens for raw in raws),
+            completion_tokens=sum(raw.completion_tokens for raw in raws),
+            requests=len(raws),
+            latency_s=time.perf_counter() - started,
+            endpoint=last.endpoint,
+        )
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()

@@ -1,0 +1,83 @@
+"""What happened while solving one problem: every model call and every notable event."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from agentverse.config.schema import GenerationConfig
+
+CallStatus = Literal["ok", "parse_error", "llm_error"]
+
+
+class CallRecord(BaseModel):
+    """One attempt of one agent: what was sent, what came back, and what it cost."""
+
+    round: int
+    agent: str
+    agent_type: str
+    role: str
+    attempt: int
+    messages: list[dict[str, str]]
+    generation: GenerationConfig
+    status: CallStatus
+    content: str | None = None
+    reasoning: str | None = None
+    parsed: dict[str, Any] | None = None
+    error: str | None = None
+    finish_reason: str | None = None
+    truncated: bool = False
+    forced_answer: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    requests: int = 0
+    latency_s: float = 0.0
+    endpoint: str | None = None
+
+
+EventKind = Literal[
+    "round_start",
+    "ceo_decision",
+    "ceo_clamped",
+    "ceo_stop_ignored",
+    "fallback",
+    "roles",
+    "solution",
+    "critic_verdicts",
+    "consensus",
+    "executor",
+    "evaluation",
+    "agent_failed",
+    "termination",
+]
+
+
+class TraceEvent(BaseModel):
+    round: int
+    kind: EventKind
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+Observer = Callable[[CallRecord | TraceEvent], None]
+
+
+class Trace:
+    """Collects calls and events; an optional observer sees each one as it happens."""
+
+    def __init__(self, observer: Observer | None = None) -> None:
+        self.calls: list[CallRecord] = []
+        self.events: list[TraceEvent] = []
+        self.observer = observer
+
+    def add_call(self, record: CallRecord) -> None:
+        self.calls.append(record)
+        if self.observer:
+            self.observer(record)
+
+    def event(self, round_number: int, kind: EventKind, **detail: Any) -> None:
+        event = TraceEvent(round=round_number, kind=kind, detail=detail)
+        self.events.append(event)
+        if self.observer:
+            self.observer(event)
