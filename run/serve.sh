@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Serve a model (by default M1-32B) with vLLM's OpenAI-compatible server.
+# Usage:
+#   run/serve.sh [EXTRA_VLLM_ARGS...]               foreground; Ctrl-C stops the server
+#   run/serve.sh --background [EXTRA_VLLM_ARGS...]  return once it answers; the server keeps
+#                                                   running, its PID is in PID_FILE
+#   run/serve.sh --stop                             stop the server whose PID is in PID_FILE
+#   source run/serve.sh [EXTRA_VLLM_ARGS...]        start it from another launcher; it is
+#                                                   stopped when that shell exits
+# The base URL (http://HOST:PORT/v1) is the only line written to stdout; messages go to stderr.
+# Settings (environment):
+#   MODEL_PATH            checkpoint folder or hub id (default Can111/m1-32b)
+#   SERVED_MODEL_NAME     name clients ask for (default m1-32b, as in the task configs)
+#   TENSOR_PARALLEL_SIZE  default: the number of GPUs nvidia-smi lists; 1 on CPU
+#   MAX_MODEL_LEN         default 32768 (the paper's); CPU smoke runs use e.g. 2048
+#   DTYPE                 default bfloat16
+#   HOST, PORT            default 127.0.0.1 and 8000
+#   SERVE_TIMEOUT         seconds to wait for GET /v1/models (default 900)
+#   SERVE_PYTHON          interpreter with vLLM (default .venvs/serve/bin/python, else python)
+#   SERVE_DEVICE          cpu or gpu (default: gpu when nvidia-smi lists one). On CPU:
+#                         --enforce-eager, VLLM_CPU_KVCACHE_SPACE (default 2 GiB), and
+#                         HF_HUB_OFFLINE=1 when MODEL_PATH is a local folder
+#   LOG_FILE, PID_FILE    default .cache/serve/server-PORT.log and .pid
+# vLLM reads VLLM_API_KEY itself when set; this script never writes it anywhere.
+# Set up the interpreter first: bash scripts/setup_serve_env.sh
+
+SERVE_SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=run/lib.sh
+source "${SERVE_SCRIPT_DIR}/lib.sh"
+
+if [[ "${BASH_SOURCE[0]}" != "${0}" ]]; then
+  # Sourced: the calling shell owns the server (its traps stop it); leave its options alone.
+  start_server "$@" && echo "${SERVER_BASE_URL}"
+  return $?
+fi
+
+set -euo pipefail
+
+mode="foreground"
+case "${1:-}" in
+  --background) mode="background"; shift ;;
+  --stop) mode="stop"; shift ;;
+  -h | --help) sed -n '2,/^$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+esac
+
+case "${mode}" in
+  stop)
+    serve_defaults
+    if [[ ! -f "${PID_FILE}" ]]; then
+      echo "no PID file ${PID_FILE}: nothing to stop" >&2
+      exit 0
+    fi
+    stop_server "$(cat "${PID_FILE}")"
+    ;;
+  background)
+    SERVE_KEEP=1 start_server "$@"
+    echo "server pid ${SERVER_PID} in ${PID_FILE}; stop it with: PORT=${PORT} run/serve.sh --stop" >&2
+    echo "${SERVER_BASE_URL}"
+    ;;
+  foreground)
+    start_server "$@"
+    echo "${SERVER_BASE_URL}"
+    echo "serving until Ctrl-C" >&2
+    status=0
+    wait "${SERVER_PID}" || status=$?
+    echo "vLLM exited with status ${status}; last lines of ${LOG_FILE}:" >&2
+    tail -n 20 "${LOG_FILE}" >&2 || true
+    exit "${status}"
+    ;;
+esac
