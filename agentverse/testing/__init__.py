@@ -1,0 +1,1 @@
+"""Test helpers that speak the real protocols (a fake OpenAI-compatible server)."""

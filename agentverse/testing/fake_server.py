@@ -1,0 +1,203 @@
+"""A fake OpenAI-compatible server on 127.0.0.1 for tests and benchmarks.
+
+It is a real HTTP server (aiohttp), so the production client runs unchanged against it.
+A responder decides each reply from the request body; the server counts tokens as
+whitespace-separated words, truncates at `max_tokens` (finish_reason "length"), records
+every request with its start/end times, and tracks how many were in flight at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class FakeReply:
+    text: str = ""
+    status: int = 200  # an HTTP error status makes the server fail this request
+    delay_s: float = 0.0
+    drop_connection: bool = False  # close the socket without answering
+
+
+Responder = Callable[[dict[str, Any]], "FakeReply | Awaitable[FakeReply]"]
+LatencyModel = Callable[[int, int], float]  # (completion tokens, requests in flight) -> seconds
+
+
+@dataclass
+class RecordedRequest:
+    path: str
+    payload: dict[str, Any]
+    started: float
+    finished: float = 0.0
+    status: int = 0
+
+
+@dataclass
+class FakeOpenAIServer:
+    responder: Responder
+    latency: LatencyModel | None = None
+    requests: list[RecordedRequest] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    port: int = 0
+    _runner: web.AppRunner | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._handle)
+        app.router.add_post("/v1/completions", self._handle)
+        app.router.add_get("/v1/models", self._models)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> FakeOpenAIServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def _models(self, request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "fake", "object": "model"}]})
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        payload = await request.json()
+        record = RecordedRequest(request.path, payload, time.perf_counter())
+        self.requests.append(record)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(request, payload, record)
+        finally:
+            self.in_flight -= 1
+            record.finished = time.perf_counter()
+
+    async def _answer(
+        self, request: web.Request, payload: dict[str, Any], record: RecordedRequest
+    ) -> web.StreamResponse:
+        reply = self.responder(payload)
+        if inspect.isawaitable(reply):
+            reply = await reply
+        words = reply.text.split(" ")
+        limit = int(payload.get("max_tokens") or len(words))
+        truncated = len(words) > limit
+        text = " ".join(words[:limit])
+        completion_tokens = min(len(words), limit) if reply.text else 0
+        delay = reply.delay_s + (self.latency(completion_tokens, self.in_flight) if self.latency else 0.0)
+        if delay:
+            await asyncio.sleep(delay)
+        record.status = reply.status
+        if reply.drop_connection:
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=500)
+        if reply.status != 200:
+            return web.json_response({"error": {"message": "injected failure"}}, status=reply.status)
+        return web.json_response(completion_body(payload, text, truncated, completion_tokens, request.path))
+
+
+def completion_body(
+    payload: dict[str, Any], text: str, truncated: bool, completion_tokens: int, path: str
+) -> dict[str, Any]:
+    prompt = payload.get("prompt") or " ".join(message["content"] for message in payload.get("messages", []))
+    finish_reason = "length" if truncated else "stop"
+    if path.endswith("/chat/completions"):
+        choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text}}
+    else:
+        choice = {"index": 0, "text": text}
+    choice["finish_reason"] = finish_reason
+    prompt_tokens = len(prompt.split())
+    return {
+        "id": "fake",
+        "object": "chat.completion" if "message" in choice else "text_completion",
+        "model": payload.get("model", "fake"),
+        "choices": [choice],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+def classify_agent(payload: dict[str, Any]) -> str:
+    """Which agent sent this request, judged from the shipped configs' system prompts."""
+    messages = payload.get("messages") or [{"role": "user", "content": payload.get("prompt", "")}]
+    system = messages[0]["content"] if messages[0]["role"] == "system" else ""
+    text = system or messages[-1]["content"]
+    markers = [
+        ("You are the CEO", "ceo"),
+        ("You recruit experts", "role_assigner"),
+        ("You are the solver", "solver"),
+        ("You review a solution", "critic"),
+        ("impartial evaluator", "evaluator"),
+    ]
+    for marker, agent in markers:
+        if marker in text:
+            return agent
+    return "unknown"
+
+
+def cooperative_reply(agent: str, payload: dict[str, Any]) -> str:
+    """Protocol-correct answers: the CEO continues, critics agree, the evaluator approves."""
+    replies = {
+        "ceo": "### Decision: <Continue>\n### Recruit Number: 2\n### Direction: Check each step.\n"
+        "### Maximum Tokens: 4096",
+        "role_assigner": "1. A mathematician specialized in algebra, with expertise in equations\n"
+        "2. A reviewer specialized in proofs, with expertise in verification\n"
+        "3. A programmer specialized in Python, with expertise in testing\n"
+        "4. A scientist specialized in physics, with expertise in estimation",
+        "solver": "The answer is \\boxed{42}.\n```python\ndef answer():\n    return 42\n```",
+        "critic": "The reasoning holds. [Agree]",
+        "evaluator": "### Correctness: 1\n### Advice: None needed.\n### Recruiting Suggestion: None.",
+    }
+    return replies.get(agent, "I cannot tell which agent asked.")
+
+
+def cooperative_responder(payload: dict[str, Any]) -> FakeReply:
+    return FakeReply(cooperative_reply(classify_agent(payload), payload))
+
+
+class ScriptedResponder:
+    """Answers each agent from its own script; the last entry repeats. Unscripted agents cooperate.
+
+    A script entry is a reply text, a `FakeReply`, or a function of the request payload.
+    """
+
+    def __init__(self, **scripts: list[str | FakeReply | Callable[[dict[str, Any]], FakeReply]]) -> None:
+        self.scripts = scripts
+        self.payloads: dict[str, list[dict[str, Any]]] = {}
+
+    def __call__(self, payload: dict[str, Any]) -> FakeReply:
+        agent = classify_agent(payload)
+        seen = self.payloads.setdefault(agent, [])
+        seen.append(payload)
+        script = self.scripts.get(agent)
+        if not script:
+            return FakeReply(cooperative_reply(agent, payload))
+        entry = script[min(len(seen), len(script)) - 1]
+        if callable(entry):
+            return entry(payload)
+        return entry if isinstance(entry, FakeReply) else FakeReply(entry)
+
+    def count(self, agent: str) -> int:
+        return len(self.payloads.get(agent, []))

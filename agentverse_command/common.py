@@ -1,0 +1,64 @@
+"""Options shared by the command-line tools: which task config, and which model/endpoint."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from agentverse.config.loader import ConfigError, load_task_config
+from agentverse.config.schema import TaskConfig
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model and endpoint (override the task config)")
+    group.add_argument("--model", help="Served model name (openai) or model folder / embedded:smollm2.")
+    group.add_argument(
+        "--base-url",
+        action="append",
+        dest="base_urls",
+        metavar="URL",
+        help="OpenAI-compatible base URL, e.g. http://gpu-node:8000/v1. Repeat for several replicas.",
+    )
+    group.add_argument(
+        "--api-key-env", help="Name of the env var holding the API key (none for local servers)."
+    )
+    group.add_argument("--backend", choices=["openai", "transformers"], help="LLM backend.")
+    thinking = group.add_mutually_exclusive_group()
+    thinking.add_argument(
+        "--thinking", dest="thinking", action="store_true", default=None, help="Thinking model."
+    )
+    thinking.add_argument(
+        "--no-thinking", dest="thinking", action="store_false", help="Not a thinking model."
+    )
+    group.add_argument("--max-concurrency", type=int, help="Requests in flight per endpoint.")
+    group.add_argument("--max-turn", type=int, help="Most rounds per problem.")
+    group.add_argument("--no-ceo", action="store_true", help="Run without the CEO (fixed team and budget).")
+
+
+def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    pairs = {
+        "llm.model": args.model,
+        "llm.base_urls": args.base_urls,
+        "llm.api_key_env": args.api_key_env,
+        "llm.backend": args.backend,
+        "llm.thinking": args.thinking,
+        "llm.max_concurrency": args.max_concurrency,
+        "environment.max_turn": args.max_turn,
+    }
+    overrides = {key: value for key, value in pairs.items() if value is not None}
+    if args.base_urls and not args.backend:
+        overrides["llm.backend"] = "openai"  # a URL only makes sense for a server
+    if args.no_ceo:
+        overrides["environment.rule.ceo.type"] = "none"
+    return overrides
+
+
+def load_config_or_exit(task: str, args: argparse.Namespace) -> tuple[TaskConfig, str]:
+    try:
+        config, path = load_task_config(task, model_overrides(args))
+    except ConfigError as error:
+        print(f"config error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return config, str(path)

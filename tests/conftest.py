@@ -1,0 +1,32 @@
+"""Shared fixtures: a real fake OpenAI-compatible server and configs pointed at it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agentverse.config.loader import load_task_config
+from agentverse.config.schema import TaskConfig
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "slow: runs a real model on the CPU (run in CI; deselect with -m 'not slow')"
+    )
+
+
+def fake_config(task: str, base_urls: list[str], **overrides: Any) -> TaskConfig:
+    """A shipped config re-pointed at fake servers (no thinking, fast retries, big context)."""
+    settings = {
+        "llm.backend": "openai",
+        "llm.model": "fake-model",
+        "llm.base_urls": base_urls,
+        "llm.thinking": False,
+        "llm.retry_backoff_s": 0.01,
+        "llm.context_length": 1_000_000,
+        "llm.max_concurrency": 64,
+        **overrides,
+    }
+    config, _ = load_task_config(task, settings)
+    return config
