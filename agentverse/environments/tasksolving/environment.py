@@ -24,7 +24,7 @@ from agentverse.llms.client import LLMClient
 from agentverse.trace import CallRecord, Observer, Trace, TraceEvent
 from dataloader.base import Sample
 
-Termination = Literal["ceo_stop", "evaluator_correct", "max_turn", "solver_failed"]
+Termination = Literal["ceo_stop", "evaluator_correct", "max_turn", "solver_failed", "single_agent"]
 
 
 class AgentUsage(BaseModel):

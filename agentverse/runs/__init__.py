@@ -1,0 +1,1 @@
+"""Benchmark runs: records on disk, the concurrent runner, grading summaries and reports."""

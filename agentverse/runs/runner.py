@@ -1,0 +1,127 @@
+"""Run a whole benchmark: many problems in flight against one shared model client.
+
+Problems run concurrently (bounded by `concurrency`); each endpoint additionally caps its
+own requests in flight. Every finished problem is graded and appended to the run directory
+at once, so a killed run loses at most the problems that were in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from agentverse.config.schema import TaskConfig
+from agentverse.environments.tasksolving.environment import ProblemResult, TaskSolvingEnvironment
+from agentverse.environments.tasksolving.single_agent import SingleAgentEnvironment
+from agentverse.graders.base import Grade, GradeStatus
+from agentverse.graders.registry import get_grader
+from agentverse.llms.client import LLMClient
+from agentverse.runs.store import RunDirectory, RunRecord
+from dataloader.base import Sample
+
+
+@dataclass
+class RunStats:
+    """Live counters behind the progress bar, and the run's outcome."""
+
+    total: int
+    skipped: int = 0
+    done: int = 0
+    failed: int = 0
+    graded: int = 0
+    score: float = 0.0
+    tokens: int = 0
+    wall_time_s: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.score / self.graded if self.graded else None
+
+    def add(self, record: RunRecord) -> None:
+        self.done += 1
+        if record.status == "failed":
+            self.failed += 1
+            self.errors.append(f"{record.sample_id}: {record.error}")
+        if record.grade is not None and record.grade.status != GradeStatus.ERROR:
+            self.graded += 1
+            self.score += record.grade.score
+        if record.result is not None:
+            self.tokens += record.result.total_tokens
+
+    def postfix(self) -> dict[str, str]:
+        accuracy = "n/a" if self.accuracy is None else f"{100 * self.accuracy:.1f}%"
+        return {"failed": str(self.failed), "acc": accuracy, "tokens": f"{self.tokens:,}"}
+
+
+async def grade_result(config: TaskConfig, sample: Sample, result: ProblemResult) -> Grade:
+    grader = get_grader(config.task.kind)
+    try:
+        return await grader(sample, result.final_answer or "")
+    except Exception as error:  # a grader bug must not lose the solved problem
+        return Grade(status=GradeStatus.ERROR, score=0.0, detail=f"grader failed: {error!r}")
+
+
+async def solve_one(
+    environment: TaskSolvingEnvironment | SingleAgentEnvironment,
+    config: TaskConfig,
+    sample: Sample,
+    mode: str,
+) -> RunRecord:
+    try:
+        result = await environment.solve(sample)
+    except Exception as error:  # an unexpected bug: record it and keep the other problems going
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        return RunRecord(sample=sample, status="failed", error=f"internal error: {detail}", mode=mode)
+    if result.status != "ok":
+        return RunRecord(sample=sample, status="failed", error=result.error, result=result, mode=mode)
+    grade = await grade_result(config, sample, result)
+    return RunRecord(sample=sample, status="ok", grade=grade, result=result, mode=mode)
+
+
+async def run_benchmark(
+    config: TaskConfig,
+    samples: list[Sample],
+    run_dir: RunDirectory,
+    *,
+    concurrency: int = 16,
+    single_agent: bool = False,
+    progress: bool = True,
+) -> RunStats:
+    finished = run_dir.finished_ids()
+    pending = [sample for sample in samples if sample.id not in finished]
+    stats = RunStats(total=len(samples), skipped=len(samples) - len(pending))
+    mode = "single-agent" if single_agent else "multi-agent"
+    run_dir.log(
+        f"start: {len(pending)} to run, {stats.skipped} already done, concurrency {concurrency}, {mode}"
+    )
+    llm = LLMClient.from_config(config.llm)
+    environment = SingleAgentEnvironment(config, llm) if single_agent else TaskSolvingEnvironment(config, llm)
+    gate = asyncio.Semaphore(concurrency)
+    bar = tqdm(
+        total=len(samples), initial=stats.skipped, disable=not progress, desc=config.task.name, unit="problem"
+    )
+    started = time.perf_counter()
+
+    async def run_one(sample: Sample) -> None:
+        async with gate:
+            record = await solve_one(environment, config, sample, mode)
+        run_dir.append(record)
+        stats.add(record)
+        if record.status == "failed":
+            run_dir.log(f"failed {record.sample_id}: {record.error}")
+        bar.update(1)
+        bar.set_postfix(stats.postfix(), refresh=False)
+
+    try:
+        await asyncio.gather(*(run_one(sample) for sample in pending))
+    finally:
+        await llm.aclose()
+        bar.close()
+        stats.wall_time_s = time.perf_counter() - started
+        run_dir.log(f"end: {stats.done} run ({stats.failed} failed) in {stats.wall_time_s:.1f}s")
+    return stats

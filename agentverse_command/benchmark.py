@@ -1,0 +1,133 @@
+"""agentverse-benchmark: run a whole benchmark concurrently, resumably, then grade it.
+
+Examples:
+  agentverse-benchmark --task tasksolving/math500/m1-32b --base-url http://gpu-node:8000/v1 --concurrency 64
+  agentverse-benchmark --task tasksolving/humaneval/smollm2 --limit 3 --run-dir outputs/smoke
+Run the same command again after an interruption (even kill -9): finished problems are kept,
+the rest (and problems that failed) are run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+from pathlib import Path
+
+from agentverse.config.loader import dump_config
+from agentverse.config.schema import TaskConfig
+from agentverse.llms.openai_backend import MissingAPIKey
+from agentverse.runs.runner import run_benchmark
+from agentverse.runs.store import RunDirectory, RunDirError
+from agentverse.runs.summary import evaluate_run
+from agentverse_command.common import add_model_options, load_config_or_exit
+from agentverse_command.evaluate import print_summary
+from dataloader import DataError, load_samples
+from dataloader.base import Sample
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agentverse-benchmark",
+        description="Run a benchmark with the multi-agent loop (or the single-agent baseline) and grade it.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n", 1)[1],
+    )
+    parser.add_argument(
+        "--task", required=True, help="Task config, e.g. tasksolving/math500/m1-32b, or a path."
+    )
+    parser.add_argument("--data", type=Path, help="JSONL data file (default: data/<benchmark>/test.jsonl).")
+    parser.add_argument("--limit", type=int, help="Only the first N problems.")
+    parser.add_argument("--concurrency", type=int, default=16, help="Problems in flight (default 16).")
+    parser.add_argument(
+        "--run-dir", type=Path, help="Run directory (default: outputs/<benchmark>/<model>/run-K)."
+    )
+    parser.add_argument(
+        "--runs", type=int, default=1, help="Independent runs (run-1..run-N) to average over."
+    )
+    parser.add_argument("--single-agent", action="store_true", help="Baseline: one solver call per problem.")
+    parser.add_argument(
+        "--no-shuffle", action="store_true", help="GPQA: keep the research code's option order."
+    )
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the GPQA option shuffle.")
+    parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+    add_model_options(parser)
+    return parser
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
+
+
+def run_dirs(args: argparse.Namespace, config: TaskConfig) -> list[Path]:
+    if args.run_dir is not None and args.runs == 1:
+        return [args.run_dir]
+    suffix = "-single-agent" if args.single_agent else ""
+    base = args.run_dir or Path("outputs") / config.task.name / f"{slug(config.llm.model)}{suffix}"
+    return [base / f"run-{index}" for index in range(1, args.runs + 1)]
+
+
+def load_data_or_exit(config: TaskConfig, args: argparse.Namespace) -> list[Sample]:
+    try:
+        samples = load_samples(
+            config.task.name, args.data, limit=args.limit, shuffle_options=not args.no_shuffle, seed=args.seed
+        )
+    except DataError as error:
+        print(f"data error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if not samples:
+        print(f"data error: no problems to run in {args.data or config.task.name}", file=sys.stderr)
+        raise SystemExit(2)
+    return samples
+
+
+async def run_all(
+    config: TaskConfig, samples: list[Sample], directories: list[RunDirectory], args: argparse.Namespace
+) -> list[dict]:
+    summaries = []
+    for run_dir in directories:
+        print(f"run directory: {run_dir.path}", file=sys.stderr)
+        stats = await run_benchmark(
+            config,
+            samples,
+            run_dir,
+            concurrency=args.concurrency,
+            single_agent=args.single_agent,
+            progress=not args.no_progress,
+        )
+        print(
+            f"{stats.done} run, {stats.skipped} resumed, {stats.failed} failed, {stats.wall_time_s:.1f}s",
+            file=sys.stderr,
+        )
+        summaries.append(await evaluate_run(run_dir.path))
+    return summaries
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.concurrency < 1 or args.runs < 1:
+        print("error: --concurrency and --runs must be at least 1", file=sys.stderr)
+        return 2
+    config, _ = load_config_or_exit(args.task, args)
+    samples = load_data_or_exit(config, args)
+    directories = [RunDirectory(path) for path in run_dirs(args, config)]
+    try:
+        for run_dir in directories:
+            run_dir.prepare(dump_config(config))
+        summaries = asyncio.run(run_all(config, samples, directories, args))
+    except (RunDirError, MissingAPIKey) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for summary in summaries:
+        print_summary(summary)
+    if len(summaries) > 1:
+        from agentverse.runs.summary import aggregate
+
+        print(json.dumps(aggregate(summaries), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

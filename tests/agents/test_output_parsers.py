@@ -1,0 +1,105 @@
+"""Parsers: lenient about layout, strict about meaning (case tables)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentverse.agents.output_parsers import (
+    ParseError,
+    parse_ceo,
+    parse_code_solution,
+    parse_critic,
+    parse_evaluator,
+    parse_roles,
+    parse_solution,
+)
+from agentverse.environments.tasksolving.rules.ceo import snap_to_menu
+from agentverse.llms.client import split_reasoning
+
+CEO_CASES = [
+    ("### Decision: <Continue>\n### Recruit Number: 3\n### Direction: Fix step 2.\n### Maximum Tokens: 8192",
+     ("continue", 3, "Fix step 2.", 8192)),
+    ("**Decision:** Stop\n**Recruit Number:** <2>\n**Direction:** done\n**Maximum Tokens:** 4,096",
+     ("stop", 2, "done", 4096)),
+    ("decision: continue\nrecruit number: 4\ndirection: check\nthe units\nmaximum tokens: 16384 tokens",
+     ("continue", 4, "check\nthe units", 16384)),
+    ("Thinking first...\n### Decision: <Stop>\n### Recruit Number: 2\n### Direction: ok\n### Maximum Tokens: <32000>",
+     ("stop", 2, "ok", 32000)),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CEO_CASES)
+def test_ceo_layouts(text: str, expected: tuple[str, int, str, int]) -> None:
+    decision = parse_ceo(text)
+    assert (decision.decision, decision.recruit_number, decision.direction, decision.max_tokens) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("### Decision: Maybe\n### Recruit Number: 2\n### Direction: x\n### Maximum Tokens: 10", "Continue or Stop"),
+        ("### Decision: Continue or Stop\n### Recruit Number: 2\n### Direction: x\n### Maximum Tokens: 10", "Continue"),
+        ("### Decision: Continue\n### Recruit Number: two\n### Direction: x\n### Maximum Tokens: 10", "integer"),
+        ("### Decision: Continue\n### Recruit Number: 2\n### Maximum Tokens: 10", "Direction"),
+        ("### Decision: Continue\n### Recruit Number: 2\n### Direction: x", "Maximum Tokens"),
+        ("I would continue with three people.", "Decision"),
+    ],
+)
+def test_ceo_rejects_bad_meaning(text: str, reason: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_ceo(text)
+    assert reason in str(caught.value) and caught.value.raw == text
+
+
+def test_roles_numbered_list() -> None:
+    text = "Here is the team:\n1. A chemist specialized in kinetics\n2) **A physicist**\n3. A statistician"
+    assert parse_roles(text, 2).roles == ["A chemist specialized in kinetics", "A physicist"]
+    with pytest.raises(ParseError, match="expected 4"):
+        parse_roles(text, 4)
+
+
+@pytest.mark.parametrize(
+    ("text", "agree"),
+    [
+        ("Looks right. [Agree]", True),
+        ("Step 3 is wrong. [Disagree]", False),
+        ("I first thought [Disagree] but on reflection **[agree]**", True),
+        ("[ Disagree ]", False),
+    ],
+)
+def test_critic_last_verdict_wins(text: str, agree: bool) -> None:
+    assert parse_critic(text).agree is agree
+
+
+def test_critic_without_verdict_fails() -> None:
+    with pytest.raises(ParseError):
+        parse_critic("I agree with the solution.")
+
+
+def test_evaluator() -> None:
+    verdict = parse_evaluator("### Correctness: 1\n### Advice: Good.\n### Recruiting Suggestion: A number theorist")
+    assert verdict.correct and verdict.advice == "Good." and verdict.recruiting_suggestion == "A number theorist"
+    assert not parse_evaluator("Correctness: <0>\nAdvice: redo step 2").correct
+    with pytest.raises(ParseError, match="0 or 1"):
+        parse_evaluator("### Correctness: maybe\n### Advice: x")
+    with pytest.raises(ParseError, match="Advice"):
+        parse_evaluator("### Correctness: 1")
+
+
+def test_solutions() -> None:
+    assert parse_solution("  \\boxed{3} ").text == "\\boxed{3}"
+    with pytest.raises(ParseError):
+        parse_solution(" \n ")
+    assert parse_code_solution("```python\ndef f():\n    return 1\n```").text.startswith("```")
+    with pytest.raises(ParseError):
+        parse_code_solution("def f(): return 1")
+
+
+@pytest.mark.parametrize(("value", "snapped"), [(4096, 4096), (5000, 4096), (7000, 8192), (1, 2048), (10**6, 32000)])
+def test_snap_to_menu(value: int, snapped: int) -> None:
+    assert snap_to_menu(value, [2048, 4096, 8192, 16384, 32000]) == snapped
+
+
+def test_split_reasoning() -> None:
+    assert split_reasoning("<think>a</think>b</think> final") == ("a</think>b", "final")
+    assert split_reasoning("plain") == (None, "plain")
