@@ -80,8 +80,8 @@ PY
 }
 
 # wait_for_server URL TIMEOUT_SECONDS [PID]
-# Poll URL/v1/models every 2 s until it answers. Returns 1 after TIMEOUT_SECONDS, or at once
-# when PID (the server) is given and has exited.
+# Poll URL/v1/models every SERVE_POLL_INTERVAL seconds (default 2) until it answers.
+# Returns 1 after TIMEOUT_SECONDS, or at once when PID (the server) is given and has exited.
 wait_for_server() {
   local url="$1" timeout="${2:-900}" pid="${3:-}"
   local deadline=$((SECONDS + timeout))
@@ -94,7 +94,7 @@ wait_for_server() {
       echo "no answer from ${url}/v1/models within ${timeout} s" >&2
       return 1
     fi
-    sleep 2
+    sleep "${SERVE_POLL_INTERVAL:-2}"
   done
 }
 
