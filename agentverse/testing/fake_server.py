@@ -201,3 +201,36 @@ class ScriptedResponder:
 
     def count(self, agent: str) -> int:
         return len(self.payloads.get(agent, []))
+
+
+class BackgroundServer:
+    """Runs a FakeOpenAIServer on its own event loop in a thread (for subprocess tests and benchmarks)."""
+
+    def __init__(self, responder: Responder, latency: LatencyModel | None = None, port: int = 0) -> None:
+        self.server = FakeOpenAIServer(responder, latency=latency, port=port)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: Any = None
+
+    def __enter__(self) -> FakeOpenAIServer:
+        import threading
+
+        ready = threading.Event()
+
+        def serve() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(self.server.start())
+            ready.set()
+            self._loop.run_forever()
+            self._loop.run_until_complete(self.server.stop())
+            self._loop.close()
+
+        self._thread = threading.Thread(target=serve, daemon=True)
+        self._thread.start()
+        if not ready.wait(timeout=30):
+            raise RuntimeError("the fake server did not start")
+        return self.server
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
