@@ -29,8 +29,14 @@ serve_device() {
   fi
 }
 
+# GPUs this server may use: CUDA_VISIBLE_DEVICES when set (one replica per GPU group), else
+# every GPU nvidia-smi lists.
 serve_gpu_count() {
-  if command -v nvidia-smi >/dev/null 2>&1; then
+  if [[ -n "${CUDA_VISIBLE_DEVICES:-}" ]]; then
+    local devices
+    IFS=, read -r -a devices <<<"${CUDA_VISIBLE_DEVICES}"
+    echo "${#devices[@]}"
+  elif command -v nvidia-smi >/dev/null 2>&1; then
     nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true
   else
     echo 0
@@ -136,6 +142,9 @@ serve_defaults() {
   SERVED_MODEL_NAME="${SERVED_MODEL_NAME:-m1-32b}"
   if [[ "${SERVE_DEVICE}" == "gpu" ]]; then
     TENSOR_PARALLEL_SIZE="${TENSOR_PARALLEL_SIZE:-$(serve_gpu_count)}"
+    if [[ "${TENSOR_PARALLEL_SIZE}" == "0" ]]; then
+      TENSOR_PARALLEL_SIZE=1
+    fi
   else
     TENSOR_PARALLEL_SIZE="${TENSOR_PARALLEL_SIZE:-1}"
   fi

@@ -11,7 +11,8 @@
 # Settings (environment):
 #   MODEL_PATH            checkpoint folder or hub id (default Can111/m1-32b)
 #   SERVED_MODEL_NAME     name clients ask for (default m1-32b, as in the task configs)
-#   TENSOR_PARALLEL_SIZE  default: the number of GPUs nvidia-smi lists; 1 on CPU
+#   TENSOR_PARALLEL_SIZE  default: the GPUs in CUDA_VISIBLE_DEVICES, else all nvidia-smi
+#                         lists; 1 on CPU
 #   MAX_MODEL_LEN         default 32768 (the paper's); CPU smoke runs use e.g. 2048
 #   DTYPE                 default bfloat16
 #   HOST, PORT            default 127.0.0.1 and 8000
