@@ -14,7 +14,9 @@
 # same settings only re-checks that vLLM imports.
 set -euo pipefail
 
-VENV_DIR="${1:-${VENV_DIR:-.venvs/serve}}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The default is anchored at the repository root, where run/serve.sh looks for it.
+VENV_DIR="${1:-${VENV_DIR:-${ROOT}/.venvs/serve}}"
 PYTHON="${PYTHON:-python3}"
 TORCH_VERSION="${TORCH_VERSION:-2.13.0}"
 if command -v nvidia-smi >/dev/null 2>&1; then
