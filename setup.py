@@ -15,6 +15,7 @@ setup(
     install_requires=[
         "pydantic>=2.6,<3",
         "PyYAML>=6",
+        "aiohttp>=3.9,<4",
         "httpx>=0.27,<1",
         "transformers>=4.46",
         "gguf>=0.10",
@@ -29,7 +30,7 @@ setup(
         "datasets>=2.19",
     ],
     extras_require={
-        "dev": ["pytest>=8", "pytest-asyncio>=0.23", "aiohttp>=3.9", "ruff>=0.6"],
+        "dev": ["pytest>=8", "pytest-asyncio>=0.23", "ruff>=0.6"],
     },
     entry_points={
         "console_scripts": [

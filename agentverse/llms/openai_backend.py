@@ -1,6 +1,6 @@
 """Any OpenAI-compatible server (vLLM, OpenAI, Together, DeepSeek, llama.cpp) over HTTP.
 
-One `httpx.AsyncClient` per endpoint, reused for every call and closed once; a semaphore
+One `aiohttp` session per endpoint, reused for every call and closed once; a semaphore
 per endpoint caps requests in flight; transient errors (429, 5xx, timeouts, dropped
 connections) are retried with exponential backoff and jitter, preferring another replica.
 """
@@ -8,11 +8,12 @@ connections) are retried with exponential backoff and jitter, preferring another
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 from typing import Any
 
-import httpx
+import aiohttp
 
 from agentverse.config.schema import EndpointConfig, GenerationConfig
 from agentverse.llms.base import BACKENDS, ChatMessage, LLMError, RawCompletion
@@ -23,44 +24,57 @@ class MissingAPIKey(ValueError):
 
 
 class Endpoint:
-    """One base URL with its own client, concurrency gate and load counter."""
+    """One base URL with its own HTTP session, concurrency gate and load counter."""
 
     def __init__(self, base_url: str, config: EndpointConfig, api_key: str | None) -> None:
         self.base_url = base_url
         self.semaphore = asyncio.Semaphore(config.max_concurrency)
         self.in_flight = 0
         self.failures = 0
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        limits = httpx.Limits(max_connections=config.max_concurrency, max_keepalive_connections=64)
-        self.client = httpx.AsyncClient(
-            base_url=base_url, headers=headers, timeout=httpx.Timeout(config.timeout_s), limits=limits
-        )
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._timeout = aiohttp.ClientTimeout(total=config.timeout_s)
+        self._connections = config.max_concurrency
+        self._session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        # Created on first use so that it belongs to the running event loop.
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._connections)
+            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout, connector=connector)
+        return self._session
 
     async def post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        url = self.base_url + path
         async with self.semaphore:
             self.in_flight += 1
             try:
-                response = await self.client.post(path, json=payload)
-            except httpx.TimeoutException as error:
-                raise LLMError("timeout", f"{self.base_url}{path}: {error!r}") from error
-            except httpx.TransportError as error:
-                raise LLMError("connection", f"{self.base_url}{path}: {error!r}") from error
+                async with self.session().post(url, json=payload) as response:
+                    status, text = response.status, await response.text()
+            except asyncio.TimeoutError as error:
+                raise LLMError("timeout", f"{url}: no answer within the timeout") from error
+            except aiohttp.ClientError as error:
+                raise LLMError("connection", f"{url}: {error!r}") from error
             finally:
                 self.in_flight -= 1
-        return decode_response(response, self.base_url + path)
+        return decode_response(status, text, url)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
-def decode_response(response: httpx.Response, url: str) -> dict[str, Any]:
-    if response.status_code == 429:
-        raise LLMError("rate_limit", f"{url}: {response.text[:300]}", 429)
-    if response.status_code >= 400:
-        raise LLMError("http_status", f"{url}: {response.text[:500]}", response.status_code)
+def decode_response(status: int, text: str, url: str) -> dict[str, Any]:
+    if status == 429:
+        raise LLMError("rate_limit", f"{url}: {text[:300]}", 429)
+    if status >= 400:
+        raise LLMError("http_status", f"{url}: {text[:500]}", status)
     try:
-        body = response.json()
+        body = json.loads(text)
     except ValueError as error:
-        raise LLMError("bad_response", f"{url}: response is not JSON: {response.text[:200]!r}") from error
+        raise LLMError("bad_response", f"{url}: response is not JSON: {text[:200]!r}") from error
     if not isinstance(body, dict) or not body.get("choices"):
-        raise LLMError("bad_response", f"{url}: no choices in response: {str(body)[:200]}")
+        raise LLMError("bad_response", f"{url}: no choices in response: {text[:200]}")
     return body
 
 
@@ -139,7 +153,7 @@ class OpenAIBackend:
         return min(base, 60.0) * (0.5 + random.random() / 2)
 
     async def aclose(self) -> None:
-        await asyncio.gather(*(endpoint.client.aclose() for endpoint in self.endpoints))
+        await asyncio.gather(*(endpoint.aclose() for endpoint in self.endpoints))
 
 
 def parse_completion(body: dict[str, Any], endpoint: str) -> RawCompletion:

@@ -9,6 +9,7 @@ every request with its start/end times, and tracks how many were in flight at on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import time
 from collections.abc import Awaitable, Callable
@@ -234,3 +235,28 @@ class BackgroundServer:
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=30)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve the cooperative responder: `python -m agentverse.testing.fake_server --port 8123`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A fake OpenAI-compatible server answering every agent's protocol.")
+    parser.add_argument("--port", type=int, default=8123)
+    parser.add_argument("--step-time", type=float, default=0.0, help="Seconds per generated token.")
+    args = parser.parse_args(argv)
+
+    async def serve() -> None:
+        latency = (lambda tokens, in_flight: tokens * args.step_time) if args.step_time else None
+        server = FakeOpenAIServer(cooperative_responder, latency=latency, port=args.port)
+        await server.start()
+        print(f"serving on {server.base_url}", flush=True)
+        await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
