@@ -4,16 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from agentverse.config.loader import load_task_config
 from agentverse.config.schema import TaskConfig
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "slow: runs a real model on the CPU (run in CI; deselect with -m 'not slow')"
-    )
 
 
 def fake_config(task: str, base_urls: list[str], **overrides: Any) -> TaskConfig:

@@ -244,10 +244,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="A fake OpenAI-compatible server answering every agent's protocol.")
     parser.add_argument("--port", type=int, default=8123)
     parser.add_argument("--step-time", type=float, default=0.0, help="Seconds per generated token.")
+    parser.add_argument(
+        "--slowdown-per-request",
+        type=float,
+        default=0.0,
+        help="Step time grows by this fraction per request in flight.",
+    )
     args = parser.parse_args(argv)
 
+    def gpu_like(tokens: int, in_flight: int) -> float:
+        # A batching server: each request pays per token; steps slow down a little as the batch grows.
+        return tokens * args.step_time * (1 + args.slowdown_per_request * in_flight)
+
     async def serve() -> None:
-        latency = (lambda tokens, in_flight: tokens * args.step_time) if args.step_time else None
+        latency = gpu_like if args.step_time else None
         server = FakeOpenAIServer(cooperative_responder, latency=latency, port=args.port)
         await server.start()
         print(f"serving on {server.base_url}", flush=True)
