@@ -302,6 +302,11 @@ fi
 # ---------------------------------------------------------------- run
 command -v "${LLAMAFACTORY_CLI}" >/dev/null 2>&1 \
   || die "${LLAMAFACTORY_CLI} not found: run bash scripts/setup_train_env.sh (or set LLAMAFACTORY_CLI)"
+if [[ "${LLAMAFACTORY_CLI}" == */* ]]; then
+  # llamafactory-cli starts `torchrun` (and DeepSpeed its JIT build tools) from PATH.
+  PATH="$(cd "$(dirname "${LLAMAFACTORY_CLI}")" && pwd):${PATH}"
+  export PATH
+fi
 if [[ "${SMOKE}" == 1 ]]; then
   [[ -f "${MODEL_PATH}/config.json" ]] \
     || die "no model at ${MODEL_PATH}: run .venv/bin/python scripts/convert_gguf_to_hf.py ${MODEL_PATH}"

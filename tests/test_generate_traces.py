@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
+from types import ModuleType
 
 from agentverse.testing.fake_server import BackgroundServer, ScriptedResponder
 from tests.runs.test_runner import RIGHT, model_args, solver_reply, write_problems
@@ -12,7 +13,7 @@ from tests.runs.test_runner import RIGHT, model_args, solver_reply, write_proble
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_script(name: str):  # noqa: ANN201
+def load_script(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
