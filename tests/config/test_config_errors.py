@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -13,8 +15,8 @@ from agentverse_command.tasksolving import main as tasksolving_main
 BASE = "tasksolving/math500/m1-32b"
 
 
-def write_variant(tmp_path: Path, edit) -> Path:  # noqa: ANN001
-    config, path = load_task_config(BASE)
+def write_variant(tmp_path: Path, edit: Callable[[dict[str, Any]], object]) -> Path:
+    _, path = load_task_config(BASE)
     raw = yaml.safe_load(path.read_text())
     edit(raw)
     target = tmp_path / "config.yaml"
@@ -22,7 +24,7 @@ def write_variant(tmp_path: Path, edit) -> Path:  # noqa: ANN001
     return target
 
 
-def error_for(tmp_path: Path, edit) -> ConfigError:  # noqa: ANN001
+def error_for(tmp_path: Path, edit: Callable[[dict[str, Any]], object]) -> ConfigError:
     path = write_variant(tmp_path, edit)
     with pytest.raises(ConfigError) as caught:
         load_task_config(str(path))
@@ -85,7 +87,9 @@ def test_unknown_placeholder(tmp_path: Path) -> None:
 
 
 def test_missing_agent(tmp_path: Path) -> None:
-    error = error_for(tmp_path, lambda raw: raw.update(agents=[a for a in raw["agents"] if a["agent_type"] != "critic"]))
+    error = error_for(
+        tmp_path, lambda raw: raw.update(agents=[a for a in raw["agents"] if a["agent_type"] != "critic"])
+    )
     assert "missing agent_type" in error.message and "critic" in error.message
 
 
@@ -133,7 +137,9 @@ def test_cli_reports_config_error_and_exits_2(tmp_path: Path, capsys: pytest.Cap
     assert str(path) in err and "environment.max_turns" in err
 
 
-def test_cli_missing_api_key_is_a_clear_error(capsys: pytest.CaptureFixture[str], monkeypatch) -> None:  # noqa: ANN001
+def test_cli_missing_api_key_is_a_clear_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("MAS_TTS_TEST_KEY", raising=False)
     code = tasksolving_main(
         ["--task", BASE, "--input", "1+1?", "--api-key-env", "MAS_TTS_TEST_KEY", "--base-url", "http://127.0.0.1:9/v1"]
