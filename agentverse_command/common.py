@@ -32,6 +32,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         "--no-thinking", dest="thinking", action="store_false", help="Not a thinking model."
     )
     group.add_argument("--max-concurrency", type=int, help="Requests in flight per endpoint.")
+    group.add_argument("--context-length", type=int, help="The server's max model length (prompt + reply).")
     group.add_argument("--max-turn", type=int, help="Most rounds per problem.")
     group.add_argument("--no-ceo", action="store_true", help="Run without the CEO (fixed team and budget).")
 
@@ -45,6 +46,7 @@ def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "llm.backend": args.backend,
         "llm.thinking": args.thinking,
         "llm.max_concurrency": args.max_concurrency,
+        "llm.context_length": args.context_length,
         "environment.max_turn": args.max_turn,
     }
     overrides = {key: value for key, value in pairs.items() if value is not None}
