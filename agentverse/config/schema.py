@@ -22,9 +22,7 @@ class StrictModel(BaseModel):
 class GenerationConfig(StrictModel):
     """Sampling settings for one call. Per-call overrides make new objects (`model_copy`)."""
 
-    max_tokens: PositiveInt = Field(
-        description="Most tokens to generate (the CEO may override it per round)."
-    )
+    max_tokens: PositiveInt = Field(description="Most tokens to generate (the CEO may override it per round).")
     temperature: float = Field(default=0.7, ge=0.0, le=2.0, description="Sampling temperature.")
     top_p: float = Field(default=0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     stop: tuple[str, ...] = Field(default=(), description="Stop strings.")
@@ -118,17 +116,17 @@ class EvaluatorRuleConfig(StrictModel):
 
 
 class RuleConfig(StrictModel):
-    ceo: CEORuleConfig = Field(default_factory=CEORuleConfig)
-    role_assigner: RoleAssignerRuleConfig = Field(default_factory=RoleAssignerRuleConfig)
-    decision_maker: DecisionMakerRuleConfig = Field(default_factory=DecisionMakerRuleConfig)
-    executor: ExecutorRuleConfig = Field(default_factory=ExecutorRuleConfig)
-    evaluator: EvaluatorRuleConfig = Field(default_factory=EvaluatorRuleConfig)
+    ceo: CEORuleConfig = Field(default_factory=CEORuleConfig, description="Resource allocation each round.")
+    role_assigner: RoleAssignerRuleConfig = Field(default_factory=RoleAssignerRuleConfig, description="Recruitment.")
+    decision_maker: DecisionMakerRuleConfig = Field(default_factory=DecisionMakerRuleConfig, description="Discussion.")
+    executor: ExecutorRuleConfig = Field(default_factory=ExecutorRuleConfig, description="Evidence for the evaluator.")
+    evaluator: EvaluatorRuleConfig = Field(default_factory=EvaluatorRuleConfig, description="Judgement and advice.")
 
 
 class EnvironmentConfig(StrictModel):
     env_type: Literal["task-basic"] = Field(default="task-basic", description="The task-solving loop.")
     max_turn: PositiveInt = Field(default=2, description="Most rounds per problem.")
-    rule: RuleConfig = Field(default_factory=RuleConfig)
+    rule: RuleConfig = Field(default_factory=RuleConfig, description="The components of one round.")
 
 
 class MemoryConfig(StrictModel):
@@ -158,9 +156,9 @@ class AgentConfig(StrictModel):
     prepend_prompt_template: str = Field(default="", description="System prompt template (${placeholders}).")
     append_prompt_template: str = Field(min_length=1, description="User prompt template (${placeholders}).")
     max_retry: PositiveInt = Field(default=3, description="Attempts when the reply cannot be parsed.")
-    memory: MemoryConfig = Field(default_factory=MemoryConfig)
-    output_parser: OutputParserConfig
-    llm: GenerationConfig
+    memory: MemoryConfig = Field(default_factory=MemoryConfig, description="How the agent remembers.")
+    output_parser: OutputParserConfig = Field(description="How the reply becomes a typed object.")
+    llm: GenerationConfig = Field(description="This agent's sampling settings.")
 
     @model_validator(mode="after")
     def _check_placeholders(self) -> AgentConfig:
@@ -188,11 +186,11 @@ class TaskInfo(StrictModel):
 class TaskConfig(StrictModel):
     """One task config: the benchmark, the model endpoint, the loop's rules and the agents."""
 
-    task: TaskInfo
+    task: TaskInfo = Field(description="Which benchmark and which kind of answer.")
     prompts: dict[str, str] = Field(default_factory=dict, description="Prompt texts referenced by anchors.")
-    llm: EndpointConfig
-    environment: EnvironmentConfig = Field(default_factory=EnvironmentConfig)
-    agents: list[AgentConfig] = Field(min_length=1)
+    llm: EndpointConfig = Field(description="The model every agent uses, and where it is served.")
+    environment: EnvironmentConfig = Field(default_factory=EnvironmentConfig, description="The loop's rules.")
+    agents: list[AgentConfig] = Field(min_length=1, description="One entry per agent type.")
 
     @model_validator(mode="after")
     def _check_agents(self) -> TaskConfig:
