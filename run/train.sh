@@ -85,6 +85,8 @@ SMOKE_FIXTURE="${SMOKE_FIXTURE:-tests/fixtures/m500/m500_tiny.jsonl}"
 if [[ "${SMOKE}" == 1 ]]; then
   export HF_HOME="${HF_HOME:-${REPO_ROOT}/.cache/huggingface}"
   export HF_HUB_OFFLINE=1
+  # torch.distributed emits a FutureWarning per collective call under ZeRO-3 (thousands of lines).
+  export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::FutureWarning}"
   MODEL_PATH="${MODEL_PATH:-.cache/smollm2-hf}"
   DATASET_DIR="${DATASET_DIR:-.cache/smoke/data}"
   DEEPSPEED="${DEEPSPEED:-none}"
