@@ -1,0 +1,73 @@
+"""CommonGen-Hard: write one coherent text that uses 20-30 given concepts.
+
+There is no hub copy. The source is a JSONL file from the Self-Refine line of work
+(`data/tasks/cg/commongen_hard.jsonl` in the madaan/self-refine repository; AgentVerse ships a copy).
+Each line holds a concept list under `concepts` or `concept_set`, as a list or a "#"-joined string.
+The sample id is the line's `id` when it has one, else a hash of the sorted concepts, so the id
+does not depend on the line's position or on the order the concepts are listed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dataloader.base import Sample
+from dataloader.errors import RecordError
+from dataloader.records import optional_text, short_hash
+from dataloader.spec import Benchmark
+
+SOURCE_REPOSITORY = "madaan/self-refine"
+SOURCE_PATH = "data/tasks/cg/commongen_hard.jsonl"
+SOURCE_HINT = (
+    f"download {SOURCE_PATH} from the {SOURCE_REPOSITORY} GitHub repository "
+    f"(https://github.com/{SOURCE_REPOSITORY}) and pass it with --source PATH_OR_URL"
+)
+EXPECTED_SIZE = 200
+CONCEPT_FIELDS = ("concepts", "concept_set")
+
+
+def from_raw(record: Mapping[str, Any]) -> Sample:
+    concepts = concept_list(record)
+    given_id = optional_text(record, "id")
+    return Sample(
+        id=given_id.strip() if given_id else short_hash("#".join(sorted(concepts))),
+        input=instruction(concepts),
+        target=concepts,
+        metadata={"num_concepts": len(concepts)},
+    )
+
+
+def concept_list(record: Mapping[str, Any]) -> list[str]:
+    field = next((name for name in CONCEPT_FIELDS if record.get(name) is not None), None)
+    if field is None:
+        raise RecordError(CONCEPT_FIELDS[0], f"is missing (expected one of {', '.join(CONCEPT_FIELDS)})")
+    value = record[field]
+    if isinstance(value, str):
+        items: list[Any] = value.split("#")
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise RecordError(field, f"expected a list or a '#'-joined string, got {type(value).__name__}")
+    if any(not isinstance(item, str) for item in items):
+        raise RecordError(field, "expected strings")
+    concepts = [item.strip() for item in items if item.strip()]
+    if not concepts:
+        raise RecordError(field, "holds no concepts")
+    return concepts
+
+
+def instruction(concepts: list[str]) -> str:
+    return (
+        f"Write a coherent paragraph that uses all of the following {len(concepts)} concepts "
+        f"(any inflected form counts): {', '.join(concepts)}."
+    )
+
+
+BENCHMARK = Benchmark(
+    name="commongen",
+    hub=None,
+    to_stored=from_raw,
+    target_is_list=True,
+    expected_size=EXPECTED_SIZE,
+)

@@ -1,0 +1,105 @@
+"""MBPP (sanitized): 257 test problems, short Python functions graded by their asserts.
+
+Raw schema (hub `google-research-datasets/mbpp`, config `sanitized`, split test): source_file,
+task_id (int), prompt (the task description), code (the reference solution), test_imports,
+test_list (three asserts).
+
+The description alone does not name the function, so `input` adds the function's header line from
+the reference code and the first assert, as the paper's prompt did. That assert is also the only
+public test; all asserts (with their imports) form the hidden `target`.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from typing import Any
+
+from dataloader.base import Sample
+from dataloader.errors import RecordError
+from dataloader.records import optional_text, require_text, require_text_list
+from dataloader.spec import Benchmark, HubSource
+
+HUB_PATH = "google-research-datasets/mbpp"
+HUB_CONFIG = "sanitized"
+HUB_SPLIT = "test"
+EXPECTED_SIZE = 257
+
+
+def from_raw(record: Mapping[str, Any]) -> Sample:
+    description = require_text(record, "prompt", "text").strip()
+    code = require_text(record, "code")
+    test_list = [test.strip() for test in require_text_list(record, "test_list")]
+    test_imports = require_text_list(record, "test_imports", allow_empty=True)
+    first_test = test_list[0]
+    function = tested_function(code, first_test, optional_text(record, "entry_point"))
+    header = function_header(code, function)
+    return Sample(
+        id=f"mbpp/{require_text(record, 'task_id').strip()}",
+        input=f"{description}\n\nThe function header: {header}\nYour code should pass this test:\n{first_test}",
+        target="\n".join(test_imports) + "\n" + "\n".join(test_list) + "\n",
+        metadata={
+            "entry_point": function.name,
+            "prompt": description,
+            "test_list": test_list,
+            "test_imports": test_imports,
+            "public_tests": [first_test],
+            "code": code,
+        },
+    )
+
+
+def tested_function(code: str, test: str, entry_point: str | None) -> ast.FunctionDef:
+    """The top-level function of `code` that the assert calls (`set(f(x)) == ...` calls `set` first)."""
+    try:
+        module = ast.parse(code)
+    except SyntaxError as error:
+        raise RecordError("code", f"is not valid Python ({error.msg})") from None
+    functions = {node.name: node for node in module.body if isinstance(node, ast.FunctionDef)}
+    if entry_point is not None and entry_point in functions:
+        return functions[entry_point]
+    try:
+        test_tree = ast.parse(test)
+    except SyntaxError as error:
+        raise RecordError("test_list", f"first assert is not valid Python ({error.msg})") from None
+    for node in ast.walk(test_tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in functions:
+            return functions[node.func.id]
+    raise RecordError("code", "defines no function that the first assert calls")
+
+
+def function_header(code: str, function: ast.FunctionDef) -> str:
+    """The `def name(args):` text as written in the reference code (it may span lines)."""
+    lines = code.splitlines()[function.lineno - 1 :]
+    body = function.body[0]
+    if body.lineno == function.lineno:
+        # A one-line function ("def f(x): return x"): cut before the body.
+        return lines[0][: body.col_offset].strip()
+    for count in range(1, len(lines) + 1):
+        header = " ".join(without_comment(line).strip() for line in lines[:count])
+        if header.endswith(":") and parses(header + " pass"):
+            return header
+    raise RecordError("code", f"cannot find the header of function {function.name!r}")
+
+
+def without_comment(line: str) -> str:
+    """Cut a trailing `# comment` from a header line (headers carry no "#" inside strings)."""
+    before, hash_sign, _ = line.partition("#")
+    return before if hash_sign and "'" not in before and '"' not in before else line
+
+
+def parses(source: str) -> bool:
+    try:
+        ast.parse(source)
+    except SyntaxError:
+        return False
+    return True
+
+
+BENCHMARK = Benchmark(
+    name="mbpp_sanitized",
+    hub=HubSource(HUB_PATH, HUB_CONFIG, HUB_SPLIT),
+    to_stored=from_raw,
+    required_metadata=("entry_point", "test_list"),
+    expected_size=EXPECTED_SIZE,
+)
