@@ -79,8 +79,7 @@ def validate_normalized(record: Mapping[str, Any], spec: Benchmark, where: str) 
         sample = Sample.model_validate(record)
     except ValidationError as error:
         first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(record)"
-        raise DataError(f"{where}, field {field!r}: {first['msg']}") from None
+        raise DataError(f"{where}, field {field_path(record, first['loc'])!r}: {first['msg']}") from None
     if spec.target_is_list != isinstance(sample.target, list):
         kind = "a list of strings" if spec.target_is_list else "a string"
         raise RecordError("target", f"must be {kind} for {spec.name}")
@@ -88,6 +87,26 @@ def validate_normalized(record: Mapping[str, Any], spec: Benchmark, where: str) 
         if name not in sample.metadata:
             raise RecordError(f"metadata.{name}", f"is missing (required for {spec.name})")
     return sample
+
+
+def field_path(record: Any, location: tuple[int | str, ...]) -> str:
+    """The part of a pydantic error location that exists in the data ("target.str" -> "target").
+
+    Pydantic appends the union member it tried ("str", "list[str]") to the location; a user
+    looking at the file only needs the field.
+    """
+    parts: list[str] = []
+    current = record
+    for part in location:
+        if isinstance(current, Mapping) and isinstance(part, str):
+            parts.append(part)
+            current = current.get(part)
+        elif isinstance(current, list) and isinstance(part, int):
+            parts.append(str(part))
+            current = current[part] if part < len(current) else None
+        else:
+            break
+    return ".".join(parts) or "(record)"
 
 
 def check_unique_ids(located: list[tuple[str, Sample]]) -> None:
