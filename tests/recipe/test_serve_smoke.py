@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -262,8 +262,10 @@ def test_completions_with_raw_chatml_prompt(server: Server) -> None:
     assert short["usage"]["completion_tokens"] == 2
 
 
-async def timed_chat(client: httpx.AsyncClient, max_tokens: int) -> tuple[float, dict[str, Any]]:
-    started = time.perf_counter()
+RUNNING_GAUGE = re.compile(r"^vllm:num_requests_running(?:\{[^}]*\})? ([0-9.]+)$", re.MULTILINE)
+
+
+async def chat_to_length(client: httpx.AsyncClient, max_tokens: int) -> dict[str, Any]:
     response = await client.post(
         "/chat/completions",
         json={
@@ -276,27 +278,68 @@ async def timed_chat(client: httpx.AsyncClient, max_tokens: int) -> tuple[float,
         },
     )
     assert response.status_code == 200, response.text
-    return time.perf_counter() - started, response.json()
+    return response.json()
 
 
-async def single_then_concurrent(base_url: str, in_flight: int, max_tokens: int) -> tuple[float, float, list]:
+async def most_running(client: httpx.AsyncClient, metrics_url: str, done: asyncio.Event) -> int:
+    """Highest `vllm:num_requests_running` seen on /metrics until `done` is set."""
+    most = 0
+    while not done.is_set():
+        text = (await client.get(metrics_url)).text
+        most = max([most, *(int(float(value)) for value in RUNNING_GAUGE.findall(text))])
+        await asyncio.sleep(0.1)
+    return most
+
+
+async def concurrent_chats(
+    base_url: str, in_flight: int, max_tokens: int
+) -> tuple[int, list[dict[str, Any]]]:
     async with httpx.AsyncClient(base_url=base_url, timeout=300) as client:
-        await timed_chat(client, max_tokens)  # warm-up
-        single_seconds, _ = await timed_chat(client, max_tokens)
-        started = time.perf_counter()
-        results = await asyncio.gather(*(timed_chat(client, max_tokens) for _ in range(in_flight)))
-        return single_seconds, time.perf_counter() - started, [body for _, body in results]
+        done = asyncio.Event()
+        watcher = asyncio.create_task(most_running(client, base_url.removesuffix("/v1") + "/metrics", done))
+        try:
+            bodies = await asyncio.gather(*(chat_to_length(client, max_tokens) for _ in range(in_flight)))
+        finally:
+            done.set()
+        return await watcher, bodies
 
 
 def test_many_requests_in_flight_are_batched(server: Server) -> None:
-    """(d) 16 concurrent requests all succeed, at full length, far faster than one after another."""
+    """(d) 16 concurrent requests all succeed at full length, and the server runs them together.
+
+    The server's own gauge is the evidence, not wall time: timings on a shared 2-core machine
+    swing too much for a ratio to be a reliable assertion."""
     in_flight, max_tokens = 16, 32
-    single_seconds, wall_seconds, bodies = asyncio.run(
-        single_then_concurrent(server.base_url, in_flight, max_tokens)
-    )
+    most, bodies = asyncio.run(concurrent_chats(server.base_url, in_flight, max_tokens))
     assert len(bodies) == in_flight
     # ignore_eos: every request runs to max_tokens, so the work per request is equal.
     assert [body["usage"]["completion_tokens"] for body in bodies] == [max_tokens] * in_flight
     assert {body["choices"][0]["finish_reason"] for body in bodies} == {"length"}
-    # Served one at a time, 16 requests would take about 16 single latencies.
-    assert wall_seconds < 0.5 * in_flight * single_seconds, (single_seconds, wall_seconds)
+    assert most == in_flight, f"at most {most} of {in_flight} requests ran at once"
+
+
+def test_context_limit_caps_or_rejects(server: Server) -> None:
+    """Past the context: max_tokens is capped silently ("length" below max_tokens); a prompt
+    longer than the context is a 400, which the client must record, not retry."""
+    filler = "word " * 1990
+    capped = post(
+        server,
+        "/chat/completions",
+        {
+            "messages": [{"role": "user", "content": filler}],
+            "max_tokens": 500,
+            "temperature": 0.0,
+            "ignore_eos": True,
+        },
+    )
+    usage = capped["usage"]
+    assert capped["choices"][0]["finish_reason"] == "length"
+    assert usage["prompt_tokens"] + usage["completion_tokens"] == 2048
+    assert usage["completion_tokens"] < 500
+    response = httpx.post(
+        f"{server.base_url}/chat/completions",
+        json={"model": MODEL_NAME, "messages": [{"role": "user", "content": filler * 2}], "max_tokens": 5},
+        timeout=120,
+    )
+    assert response.status_code == 400
+    assert "maximum context length" in response.json()["error"]["message"]
