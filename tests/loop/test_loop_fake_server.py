@@ -320,3 +320,13 @@ async def test_other_decision_makers_produce_a_solution(structure: str) -> None:
         assert "Try factoring" in requests_of(responder, "solver")[0]["messages"][-1]["content"]
     if structure == "concurrent":
         assert responder.count("solver") == 2 and responder.count("critic") == 2
+
+
+async def test_unreadable_evaluator_counts_as_not_correct_and_is_recorded() -> None:
+    responder = ScriptedResponder(ceo=[CONTINUE], evaluator=["Looks good to me!"])
+    result, _ = await run(responder)
+    assert result.termination == "max_turn" and result.rounds == 2
+    assert result.evaluator_correct is False and result.fallbacks == 2
+    assert [call.status for call in result.calls if call.agent_type == "evaluator"] == ["parse_error"] * 6
+    second_ceo = requests_of(responder, "ceo")[1]["messages"][-1]["content"]
+    assert "The evaluation failed" in second_ceo

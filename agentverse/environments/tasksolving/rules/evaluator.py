@@ -12,7 +12,11 @@ from agentverse.registry import Registry
 Evaluator = Callable[[ProblemState, int, str, ExecutorReport], Awaitable[EvaluatorVerdict]]
 EVALUATORS: Registry[Evaluator] = Registry("evaluator")
 
-NOT_JUDGED = EvaluatorVerdict(correct=False, advice="", recruiting_suggestion="")
+# The fallback when the evaluator's reply cannot be read: "not correct", and a plain note
+# instead of advice, so the next round's CEO knows there was no evaluation.
+NOT_JUDGED = EvaluatorVerdict(
+    correct=False, advice="The evaluation failed: no advice is available.", recruiting_suggestion=""
+)
 
 
 def describe_team(roles: list[str]) -> str:
