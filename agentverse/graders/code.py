@@ -1,0 +1,56 @@
+"""Code answers (HumanEval, MBPP): run the candidate with the hidden tests in the sandbox."""
+
+from __future__ import annotations
+
+import re
+
+from agentverse.graders.base import Grade, GradeStatus
+from agentverse.graders.text import strip_reasoning
+from agentverse.sandbox import SandboxLimits, SandboxResult, SandboxStatus, run_python
+from dataloader.base import Sample
+
+FENCED_BLOCK = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
+PYTHON_TAGS = {"python", "py", "python3"}
+DETAIL_TAIL_CHARS = 1500
+
+
+def extract_code(text: str) -> str | None:
+    """The last ```python block, else the last fenced block of any kind, else None."""
+    blocks = [(match.group(1).lower(), match.group(2)) for match in FENCED_BLOCK.finditer(text)]
+    python_blocks = [code for tag, code in blocks if tag in PYTHON_TAGS]
+    chosen = python_blocks[-1] if python_blocks else (blocks[-1][1] if blocks else None)
+    if chosen is None or not chosen.strip():
+        return None
+    return chosen
+
+
+def _defines(code: str, name: str) -> bool:
+    return re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(name)}\s*\(", code, re.MULTILINE) is not None
+
+
+def build_program(sample: Sample, code: str) -> str:
+    """Candidate + hidden tests; the prompt goes first when the candidate is only a function body."""
+    entry_point = sample.metadata.get("entry_point")
+    prompt = sample.metadata.get("prompt")
+    if entry_point and prompt and not _defines(code, entry_point):
+        code = f"{prompt}{code}"
+    tests = sample.target if isinstance(sample.target, str) else "\n".join(sample.target)
+    return f"{code}\n\n{tests}\n"
+
+
+def _failure_detail(result: SandboxResult) -> str:
+    tail = (result.stderr.strip() or result.stdout.strip())[-DETAIL_TAIL_CHARS:]
+    return f"sandbox {result.status.value} (exit {result.returncode}):\n{tail}".rstrip()
+
+
+async def grade_code(sample: Sample, response: str, limits: SandboxLimits | None = None) -> Grade:
+    code = extract_code(strip_reasoning(response))
+    if code is None:
+        return Grade(status=GradeStatus.NO_ANSWER, score=0.0, detail="no fenced code block")
+    result = await run_python(build_program(sample, code), limits)
+    if result.status == SandboxStatus.OK:
+        return Grade(status=GradeStatus.CORRECT, score=1.0, extracted=code, detail="all tests passed")
+    if result.status == SandboxStatus.ERROR:
+        # The sandbox failed, not the candidate: this must not count as a wrong answer.
+        return Grade(status=GradeStatus.ERROR, score=0.0, extracted=code, detail=_failure_detail(result))
+    return Grade(status=GradeStatus.INCORRECT, score=0.0, extracted=code, detail=_failure_detail(result))
