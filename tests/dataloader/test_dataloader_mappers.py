@@ -80,7 +80,7 @@ def test_mbpp_finds_the_tested_function_and_its_header() -> None:
     # A one-line function: the header stops before the body.
     assert "The function header: def is_even(number):\n" in samples["mbpp/617"].input
     degrees = samples["mbpp/606"]
-    assert degrees.target.startswith("import math\n")
+    assert str(degrees.target).startswith("import math\n")
     assert degrees.metadata["test_imports"] == ["import math"]
 
 

@@ -139,6 +139,16 @@ def test_commongen_from_a_local_file(tmp_path: Path) -> None:
     assert load_samples("commongen", result.path) == load_samples("commongen", FIXTURES / "commongen.jsonl")
 
 
+def test_a_json_array_source_and_a_bad_line_in_a_jsonl_source(tmp_path: Path) -> None:
+    array = tmp_path / "concepts.json"
+    array.write_text(json.dumps(raw_rows("commongen")), encoding="utf-8")
+    assert prepare_benchmark("commongen", tmp_path / "out", source=str(array)).count == 3
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"concepts": ["a", "b"]}\n{"concepts": \n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"broken\.jsonl, line 2: invalid JSON"):
+        prepare_benchmark("commongen", tmp_path / "out", source=str(broken))
+
+
 @pytest.fixture
 def local_server() -> Iterator[str]:
     """A plain HTTP server on localhost serving the fixture directory."""
