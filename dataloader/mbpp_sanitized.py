@@ -12,6 +12,7 @@ public test; all asserts (with their imports) form the hidden `target`.
 from __future__ import annotations
 
 import ast
+import builtins
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,14 +33,14 @@ def from_raw(record: Mapping[str, Any]) -> Sample:
     test_list = [test.strip() for test in require_text_list(record, "test_list")]
     test_imports = require_text_list(record, "test_imports", allow_empty=True)
     first_test = test_list[0]
-    function = tested_function(code, first_test, optional_text(record, "entry_point"))
-    header = function_header(code, function)
+    entry_point, header = tested_function(code, first_test, optional_text(record, "entry_point"))
+    shown_header = f"The function header: {header}\n" if header else ""
     return Sample(
         id=f"mbpp/{require_text(record, 'task_id').strip()}",
-        input=f"{description}\n\nThe function header: {header}\nYour code should pass this test:\n{first_test}",
+        input=f"{description}\n\n{shown_header}Your code should pass this test:\n{first_test}",
         target="\n".join(test_imports) + "\n" + "\n".join(test_list) + "\n",
         metadata={
-            "entry_point": function.name,
+            "entry_point": entry_point,
             "prompt": description,
             "test_list": test_list,
             "test_imports": test_imports,
@@ -49,23 +50,36 @@ def from_raw(record: Mapping[str, Any]) -> Sample:
     )
 
 
-def tested_function(code: str, test: str, entry_point: str | None) -> ast.FunctionDef:
-    """The top-level function of `code` that the assert calls (`set(f(x)) == ...` calls `set` first)."""
-    try:
-        module = ast.parse(code)
-    except SyntaxError as error:
-        raise RecordError("code", f"is not valid Python ({error.msg})") from None
+def tested_function(code: str, test: str, entry_point: str | None) -> tuple[str, str | None]:
+    """The name of the function the first assert tests, and its header from the reference code.
+
+    The tested function is the first call in the assert to a top-level `def` of the code
+    (`set(f(x)) == ...` calls `set` first). When the code defines it some other way (a lambda, a
+    class), the first non-builtin call names it and no header is shown.
+    """
+    module = parse_or_fail(code, "code")
     functions = {node.name: node for node in module.body if isinstance(node, ast.FunctionDef)}
     if entry_point is not None and entry_point in functions:
-        return functions[entry_point]
+        return entry_point, function_header(code, functions[entry_point])
+    called = [
+        node.func.id
+        for node in ast.walk(parse_or_fail(test, "test_list"))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    ]
+    for name in called:
+        if name in functions:
+            return name, function_header(code, functions[name])
+    candidates = [name for name in called if not hasattr(builtins, name)]
+    if entry_point is None and not candidates:
+        raise RecordError("test_list", "the first assert calls no function of the code")
+    return entry_point or candidates[0], None
+
+
+def parse_or_fail(source: str, field: str) -> ast.Module:
     try:
-        test_tree = ast.parse(test)
+        return ast.parse(source)
     except SyntaxError as error:
-        raise RecordError("test_list", f"first assert is not valid Python ({error.msg})") from None
-    for node in ast.walk(test_tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in functions:
-            return functions[node.func.id]
-    raise RecordError("code", "defines no function that the first assert calls")
+        raise RecordError(field, f"is not valid Python ({error.msg})") from None
 
 
 def function_header(code: str, function: ast.FunctionDef) -> str:

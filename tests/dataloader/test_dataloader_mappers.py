@@ -92,10 +92,24 @@ def test_mbpp_target_passes_with_the_reference_code(record: dict[str, Any]) -> N
     assert result.returncode == 0, result.stderr
 
 
-def test_mbpp_code_without_the_tested_function_is_an_error() -> None:
-    record = {**raw_records("mbpp_sanitized")[0], "code": "def other(text):\n    return text\n"}
-    with pytest.raises(RecordError, match="'code'"):
-        mbpp_sanitized.from_raw(record)
+def test_mbpp_function_defined_without_def_is_named_without_a_header() -> None:
+    record = {**raw_records("mbpp_sanitized")[0], "code": "first_repeated_char = lambda text: None\n"}
+    sample = mbpp_sanitized.from_raw(record)
+    assert sample.metadata["entry_point"] == "first_repeated_char"
+    assert "The function header" not in sample.input
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"code": "def broken(:\n"}, "code"),
+        ({"test_list": ["assert len('abc') == 3"]}, "test_list"),
+        ({"test_list": []}, "test_list"),
+    ],
+)
+def test_mbpp_bad_records_name_the_field(change: dict[str, Any], field: str) -> None:
+    with pytest.raises(RecordError, match=f"'{field}'"):
+        mbpp_sanitized.from_raw({**raw_records("mbpp_sanitized")[0], **change})
 
 
 def test_commongen_accepts_lists_and_hash_joined_strings() -> None:
