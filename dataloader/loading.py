@@ -30,7 +30,7 @@ def default_path(benchmark: str) -> Path:
 
 def missing_file_error(path: Path, benchmark: str) -> DataError:
     return DataError(
-        f"data file {path} does not exist; create it with `python scripts/prepare_data.py {benchmark}` "
+        f"data file {path} not found; create it with `python scripts/prepare_data.py {benchmark}` "
         f"(or pass the path of your own JSONL file)"
     )
 

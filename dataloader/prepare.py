@@ -105,6 +105,8 @@ def fetch_hub_records(spec: Benchmark, hub_path: str, loader: DatasetLoader | No
             raise GatedDatasetError(gated_message(hub_path)) from error
         if is_unreachable(error):
             raise SourceUnavailableError(f"cannot reach {hub_path} on the Hugging Face hub") from error
+        if is_hub_refusal(error):
+            raise SourceUnavailableError(f"cannot load {hub_path}: {error}") from error
         raise
 
 
@@ -145,6 +147,12 @@ def is_unreachable(error: BaseException) -> bool:
         if "OfflineModeIsEnabled" in type(link).__name__ or "couldn't reach" in str(link).lower():
             return True
     return False
+
+
+def is_hub_refusal(error: BaseException) -> bool:
+    """A misspelled dataset, config or split: worth a message, not a traceback."""
+    module = type(error).__module__
+    return module.startswith(("datasets", "huggingface_hub")) or isinstance(error, FileNotFoundError)
 
 
 def is_file_or_url(source: str) -> bool:

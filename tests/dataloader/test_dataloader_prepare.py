@@ -126,6 +126,14 @@ def test_unreachable_hub_without_offline_copy_is_an_error(tmp_path: Path) -> Non
         prepare_benchmark("math500", tmp_path, loader=FakeHub(error=ConnectionError("no route")))
 
 
+def test_a_missing_hub_dataset_is_a_data_error_not_a_traceback(tmp_path: Path) -> None:
+    from datasets.exceptions import DatasetNotFoundError
+
+    missing = DatasetNotFoundError("Dataset 'someone/typo' doesn't exist on the Hub")
+    with pytest.raises(SourceUnavailableError, match="cannot load someone/typo: Dataset 'someone/typo'"):
+        prepare_benchmark("math500", tmp_path, source="someone/typo", loader=FakeHub(error=missing))
+
+
 def test_commongen_without_source_says_where_to_get_it(tmp_path: Path) -> None:
     with pytest.raises(SourceUnavailableError) as caught:
         prepare_benchmark("commongen", tmp_path)
