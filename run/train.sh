@@ -39,100 +39,102 @@
 #   SMOKE=1 DEEPSPEED=z3 FORCE_TORCHRUN=1 NNODES=1 NPROC_PER_NODE=1 bash run/train.sh
 set -euo pipefail
 
-REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "${REPO_ROOT}"
-
 usage() {
   sed -n '2,/^set -euo pipefail/p' "${BASH_SOURCE[0]}" | sed '$d' | sed -E 's/^# ?//'
 }
-
-DRY_RUN="${DRY_RUN:-0}"
-SMOKE="${SMOKE:-0}"
-CONFIG="${CONFIG:-LLaMA-Factory/examples/train_full/qwen2.5_32b_m500_full_sft.yaml}"
-CLI_OVERRIDES=()
-while (($# > 0)); do
-  case "$1" in
-    --dry-run) DRY_RUN=1 ;;
-    --smoke) SMOKE=1 ;;
-    --config) CONFIG="${2:?--config needs a file}"; shift ;;
-    --config=*) CONFIG="${1#*=}" ;;
-    -h | --help) usage; exit 0 ;;
-    *=*) CLI_OVERRIDES+=("$1") ;;
-    *) echo "train.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
-  esac
-  shift
-done
-
 log() { echo "[train.sh] $*" >&2; }
 die() { log "error: $*"; exit 2; }
 
-TRAIN_VENV="${TRAIN_VENV:-.venvs/train}"
-if [[ -x "${TRAIN_VENV}/bin/python" ]]; then
-  TRAIN_PYTHON="${TRAIN_PYTHON:-${TRAIN_VENV}/bin/python}"
-  LLAMAFACTORY_CLI="${LLAMAFACTORY_CLI:-${TRAIN_VENV}/bin/llamafactory-cli}"
-else
-  TRAIN_PYTHON="${TRAIN_PYTHON:-python3}"
-  LLAMAFACTORY_CLI="${LLAMAFACTORY_CLI:-llamafactory-cli}"
-fi
-[[ -f "${CONFIG}" ]] || die "no such config: ${CONFIG}"
+parse_arguments() {
+  DRY_RUN="${DRY_RUN:-0}"
+  SMOKE="${SMOKE:-0}"
+  CONFIG="${CONFIG:-LLaMA-Factory/examples/train_full/qwen2.5_32b_m500_full_sft.yaml}"
+  CLI_OVERRIDES=()
+  while (($# > 0)); do
+    case "$1" in
+      --dry-run) DRY_RUN=1 ;;
+      --smoke) SMOKE=1 ;;
+      --config) CONFIG="${2:?--config needs a file}"; shift ;;
+      --config=*) CONFIG="${1#*=}" ;;
+      -h | --help) usage; exit 0 ;;
+      *=*) CLI_OVERRIDES+=("$1") ;;
+      *) echo "train.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+  done
+}
 
-export TORCH_EXTENSIONS_DIR="${TORCH_EXTENSIONS_DIR:-${REPO_ROOT}/.cache/torch_extensions}"
-export MPLCONFIGDIR="${MPLCONFIGDIR:-${REPO_ROOT}/.cache/matplotlib}"
-export TRITON_CACHE_DIR="${TRITON_CACHE_DIR:-${REPO_ROOT}/.cache/triton}"
-
-# ---------------------------------------------------------------- overrides, in increasing priority
-SMOKE_OVERRIDES=()
-SMOKE_FIXTURE="${SMOKE_FIXTURE:-tests/fixtures/m500/m500_tiny.jsonl}"
-if [[ "${SMOKE}" == 1 ]]; then
-  export HF_HOME="${HF_HOME:-${REPO_ROOT}/.cache/huggingface}"
-  export HF_HUB_OFFLINE=1
-  # torch.distributed emits a FutureWarning per collective call under ZeRO-3 (thousands of lines).
-  export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::FutureWarning}"
-  # On a busy CPU, OpenMP threads that spin while waiting made each step 3-5x slower here.
-  export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
-  MODEL_PATH="${MODEL_PATH:-.cache/smollm2-hf}"
-  DATASET_DIR="${DATASET_DIR:-.cache/smoke/data}"
-  DEEPSPEED="${DEEPSPEED:-none}"
-  SMOKE_OVERRIDES=(
-    template=smollm2 bf16=false fp16=false flash_attn=auto cutoff_len=512
-    max_steps=3 save_steps=3 save_total_limit=2 logging_steps=1
-    output_dir=.cache/smoke/output preprocessing_num_workers=1 dataloader_num_workers=0
-  )
-fi
-
-ENV_TO_KEY=(
-  MODEL_PATH:model_name_or_path TEMPLATE:template DATASET:dataset DATASET_DIR:dataset_dir
-  CUTOFF_LEN:cutoff_len LEARNING_RATE:learning_rate WEIGHT_DECAY:weight_decay
-  NUM_TRAIN_EPOCHS:num_train_epochs LR_SCHEDULER_TYPE:lr_scheduler_type WARMUP_RATIO:warmup_ratio
-  PER_DEVICE_TRAIN_BATCH_SIZE:per_device_train_batch_size
-  GRADIENT_ACCUMULATION_STEPS:gradient_accumulation_steps BF16:bf16 FLASH_ATTN:flash_attn
-  OUTPUT_DIR:output_dir SAVE_STEPS:save_steps SAVE_TOTAL_LIMIT:save_total_limit MAX_STEPS:max_steps
-  LOGGING_STEPS:logging_steps MAX_SAMPLES:max_samples RUN_NAME:run_name SEED:seed
-)
-ENV_OVERRIDES=()
-for pair in "${ENV_TO_KEY[@]}"; do
-  variable="${pair%%:*}"
-  if [[ -n "${!variable:-}" ]]; then
-    ENV_OVERRIDES+=("${pair#*:}=${!variable}")
+select_tools() {
+  TRAIN_VENV="${TRAIN_VENV:-.venvs/train}"
+  if [[ -x "${TRAIN_VENV}/bin/python" ]]; then
+    TRAIN_PYTHON="${TRAIN_PYTHON:-${TRAIN_VENV}/bin/python}"
+    LLAMAFACTORY_CLI="${LLAMAFACTORY_CLI:-${TRAIN_VENV}/bin/llamafactory-cli}"
+  else
+    TRAIN_PYTHON="${TRAIN_PYTHON:-python3}"
+    LLAMAFACTORY_CLI="${LLAMAFACTORY_CLI:-llamafactory-cli}"
   fi
-done
+  [[ -f "${CONFIG}" ]] || die "no such config: ${CONFIG}"
 
-DEEPSPEED="${DEEPSPEED:-z3_offload}"
-case "${DEEPSPEED}" in
-  z3) ENV_OVERRIDES+=(deepspeed=LLaMA-Factory/examples/deepspeed/ds_z3_config.json) ;;
-  z3_offload) ENV_OVERRIDES+=(deepspeed=LLaMA-Factory/examples/deepspeed/ds_z3_offload_config.json) ;;
-  none | off) ENV_OVERRIDES+=(deepspeed=null) ;;
-  *.json) [[ -f "${DEEPSPEED}" ]] || die "DEEPSPEED: no such file ${DEEPSPEED}"; ENV_OVERRIDES+=("deepspeed=${DEEPSPEED}") ;;
-  *) die "DEEPSPEED must be z3, z3_offload, none or a .json path, not '${DEEPSPEED}'" ;;
-esac
-if [[ -n "${WANDB_PROJECT:-}" ]]; then
-  ENV_OVERRIDES+=(report_to=wandb)
-else
-  ENV_OVERRIDES+=(report_to=none)
-fi
-RESUME="${RESUME:-auto}"
+  export TORCH_EXTENSIONS_DIR="${TORCH_EXTENSIONS_DIR:-${REPO_ROOT}/.cache/torch_extensions}"
+  export MPLCONFIGDIR="${MPLCONFIGDIR:-${REPO_ROOT}/.cache/matplotlib}"
+  export TRITON_CACHE_DIR="${TRITON_CACHE_DIR:-${REPO_ROOT}/.cache/triton}"
+}
 
-# ---------------------------------------------------------------- launch variables (SLURM aware)
+# Fills SMOKE_OVERRIDES and ENV_OVERRIDES (key=value), in increasing priority.
+collect_overrides() {
+  local pair variable
+  SMOKE_OVERRIDES=()
+  SMOKE_FIXTURE="${SMOKE_FIXTURE:-tests/fixtures/m500/m500_tiny.jsonl}"
+  if [[ "${SMOKE}" == 1 ]]; then
+    export HF_HOME="${HF_HOME:-${REPO_ROOT}/.cache/huggingface}"
+    export HF_HUB_OFFLINE=1
+    # torch.distributed emits a FutureWarning per collective call under ZeRO-3 (thousands of lines).
+    export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::FutureWarning}"
+    # On a busy CPU, OpenMP threads that spin while waiting made each step 3-5x slower here.
+    export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+    MODEL_PATH="${MODEL_PATH:-.cache/smollm2-hf}"
+    DATASET_DIR="${DATASET_DIR:-.cache/smoke/data}"
+    DEEPSPEED="${DEEPSPEED:-none}"
+    SMOKE_OVERRIDES=(
+      template=smollm2 bf16=false fp16=false flash_attn=auto cutoff_len=512
+      max_steps=3 save_steps=3 save_total_limit=2 logging_steps=1
+      output_dir=.cache/smoke/output preprocessing_num_workers=1 dataloader_num_workers=0
+    )
+  fi
+
+  ENV_TO_KEY=(
+    MODEL_PATH:model_name_or_path TEMPLATE:template DATASET:dataset DATASET_DIR:dataset_dir
+    CUTOFF_LEN:cutoff_len LEARNING_RATE:learning_rate WEIGHT_DECAY:weight_decay
+    NUM_TRAIN_EPOCHS:num_train_epochs LR_SCHEDULER_TYPE:lr_scheduler_type WARMUP_RATIO:warmup_ratio
+    PER_DEVICE_TRAIN_BATCH_SIZE:per_device_train_batch_size
+    GRADIENT_ACCUMULATION_STEPS:gradient_accumulation_steps BF16:bf16 FLASH_ATTN:flash_attn
+    OUTPUT_DIR:output_dir SAVE_STEPS:save_steps SAVE_TOTAL_LIMIT:save_total_limit MAX_STEPS:max_steps
+    LOGGING_STEPS:logging_steps MAX_SAMPLES:max_samples RUN_NAME:run_name SEED:seed
+  )
+  ENV_OVERRIDES=()
+  for pair in "${ENV_TO_KEY[@]}"; do
+    variable="${pair%%:*}"
+    if [[ -n "${!variable:-}" ]]; then
+      ENV_OVERRIDES+=("${pair#*:}=${!variable}")
+    fi
+  done
+
+  DEEPSPEED="${DEEPSPEED:-z3_offload}"
+  case "${DEEPSPEED}" in
+    z3) ENV_OVERRIDES+=(deepspeed=LLaMA-Factory/examples/deepspeed/ds_z3_config.json) ;;
+    z3_offload) ENV_OVERRIDES+=(deepspeed=LLaMA-Factory/examples/deepspeed/ds_z3_offload_config.json) ;;
+    none | off) ENV_OVERRIDES+=(deepspeed=null) ;;
+    *.json) [[ -f "${DEEPSPEED}" ]] || die "DEEPSPEED: no such file ${DEEPSPEED}"; ENV_OVERRIDES+=("deepspeed=${DEEPSPEED}") ;;
+    *) die "DEEPSPEED must be z3, z3_offload, none or a .json path, not '${DEEPSPEED}'" ;;
+  esac
+  if [[ -n "${WANDB_PROJECT:-}" ]]; then
+    ENV_OVERRIDES+=(report_to=wandb)
+  else
+    ENV_OVERRIDES+=(report_to=none)
+  fi
+  RESUME="${RESUME:-auto}"
+}
+
 first_slurm_host() {
   local nodelist="$1"
   if command -v scontrol >/dev/null 2>&1; then
@@ -144,41 +146,46 @@ first_slurm_host() {
   fi
 }
 
-if [[ -n "${SLURM_JOB_ID:-}" ]]; then
-  NNODES="${NNODES:-${SLURM_JOB_NUM_NODES:-${SLURM_NNODES:-1}}}"
-  NODE_RANK="${NODE_RANK:-${SLURM_NODEID:-0}}"
-  if [[ -z "${MASTER_ADDR:-}" && -n "${SLURM_JOB_NODELIST:-${SLURM_NODELIST:-}}" ]]; then
-    MASTER_ADDR="$(first_slurm_host "${SLURM_JOB_NODELIST:-${SLURM_NODELIST:-}}")"
+# Sets NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT, NPROC_PER_NODE, FORCE_TORCHRUN (SLURM aware)
+# and collects the set ones in LAUNCH_ENV (FORCE_TORCHRUN is read there through ${!variable}).
+# shellcheck disable=SC2034
+launch_variables() {
+  local variable slurm_gpus
+  if [[ -n "${SLURM_JOB_ID:-}" ]]; then
+    NNODES="${NNODES:-${SLURM_JOB_NUM_NODES:-${SLURM_NNODES:-1}}}"
+    NODE_RANK="${NODE_RANK:-${SLURM_NODEID:-0}}"
+    if [[ -z "${MASTER_ADDR:-}" && -n "${SLURM_JOB_NODELIST:-${SLURM_NODELIST:-}}" ]]; then
+      MASTER_ADDR="$(first_slurm_host "${SLURM_JOB_NODELIST:-${SLURM_NODELIST:-}}")"
+    fi
+    MASTER_PORT="${MASTER_PORT:-$((20000 + SLURM_JOB_ID % 10000))}"
+    slurm_gpus="${SLURM_GPUS_ON_NODE:-${SLURM_GPUS_PER_NODE:-}}"
+    NPROC_PER_NODE="${NPROC_PER_NODE:-${slurm_gpus##*:}}"
+    if [[ -n "${SLURM_NTASKS:-}" && "${SLURM_NTASKS}" -gt "${NNODES}" ]]; then
+      die "SLURM_NTASKS=${SLURM_NTASKS} > ${NNODES} nodes: start one task per node (srun --ntasks-per-node=1)"
+    fi
   fi
-  MASTER_PORT="${MASTER_PORT:-$((20000 + SLURM_JOB_ID % 10000))}"
-  slurm_gpus="${SLURM_GPUS_ON_NODE:-${SLURM_GPUS_PER_NODE:-}}"
-  NPROC_PER_NODE="${NPROC_PER_NODE:-${slurm_gpus##*:}}"
-  if [[ -n "${SLURM_NTASKS:-}" && "${SLURM_NTASKS}" -gt "${NNODES}" ]]; then
-    die "SLURM_NTASKS=${SLURM_NTASKS} > ${NNODES} nodes: start one task per node (srun --ntasks-per-node=1)"
+  NNODES="${NNODES:-1}"
+  NODE_RANK="${NODE_RANK:-0}"
+  [[ "${NNODES}" =~ ^[0-9]+$ && "${NODE_RANK}" =~ ^[0-9]+$ ]] || die "NNODES and NODE_RANK must be integers"
+  LAUNCH_ENV=()
+  if ((NNODES > 1)); then
+    [[ -n "${MASTER_ADDR:-}" ]] || die "NNODES=${NNODES} needs MASTER_ADDR (the address of the NODE_RANK=0 node)"
+    ((NODE_RANK < NNODES)) || die "NODE_RANK=${NODE_RANK} must be below NNODES=${NNODES}"
+    # Every node must agree on the port, so llamafactory-cli must not pick a random free one.
+    MASTER_PORT="${MASTER_PORT:-29500}"
+    FORCE_TORCHRUN=1
   fi
-fi
-NNODES="${NNODES:-1}"
-NODE_RANK="${NODE_RANK:-0}"
-[[ "${NNODES}" =~ ^[0-9]+$ && "${NODE_RANK}" =~ ^[0-9]+$ ]] || die "NNODES and NODE_RANK must be integers"
-LAUNCH_ENV=()
-if ((NNODES > 1)); then
-  [[ -n "${MASTER_ADDR:-}" ]] || die "NNODES=${NNODES} needs MASTER_ADDR (the address of the NODE_RANK=0 node)"
-  ((NODE_RANK < NNODES)) || die "NODE_RANK=${NODE_RANK} must be below NNODES=${NNODES}"
-  # Every node must agree on the port, so llamafactory-cli must not pick a random free one.
-  MASTER_PORT="${MASTER_PORT:-29500}"
-  FORCE_TORCHRUN=1
-fi
-[[ -z "${NPROC_PER_NODE:-}" || "${NPROC_PER_NODE}" =~ ^[0-9]+$ ]] || die "NPROC_PER_NODE must be an integer"
-if [[ -n "${NPROC_PER_NODE:-}" ]] && ((NPROC_PER_NODE > 1)); then
-  FORCE_TORCHRUN=1
-fi
-for variable in FORCE_TORCHRUN NNODES NODE_RANK NPROC_PER_NODE MASTER_ADDR MASTER_PORT; do
-  if [[ -n "${!variable:-}" ]]; then
-    LAUNCH_ENV+=("${variable}=${!variable}")
+  [[ -z "${NPROC_PER_NODE:-}" || "${NPROC_PER_NODE}" =~ ^[0-9]+$ ]] || die "NPROC_PER_NODE must be an integer"
+  if [[ -n "${NPROC_PER_NODE:-}" ]] && ((NPROC_PER_NODE > 1)); then
+    FORCE_TORCHRUN=1
   fi
-done
+  for variable in FORCE_TORCHRUN NNODES NODE_RANK NPROC_PER_NODE MASTER_ADDR MASTER_PORT; do
+    if [[ -n "${!variable:-}" ]]; then
+      LAUNCH_ENV+=("${variable}=${!variable}")
+    fi
+  done
+}
 
-# ---------------------------------------------------------------- resolve the config
 # Merges the YAML with the override layers, refuses secrets, picks the checkpoint to resume from,
 # writes the result to $2 and prints the resolved output_dir.
 resolve_config() {
@@ -286,50 +293,66 @@ main(sys.argv[1:])
 PY
 }
 
-RESOLVED="$(mktemp)"
-trap 'rm -f "${RESOLVED}"' EXIT
-OUTPUT_DIR_RESOLVED="$(resolve_config "${CONFIG}" "${RESOLVED}" "${RESUME}" \
-  ${SMOKE_OVERRIDES[@]+"${SMOKE_OVERRIDES[@]}"} "${ENV_OVERRIDES[@]}" \
-  ${CLI_OVERRIDES[@]+"${CLI_OVERRIDES[@]}"})"
-CONFIG_OUT="${OUTPUT_DIR_RESOLVED}/train_config.yaml"
-[[ "${CONFIG_OUT}" != *" "* ]] || die "output_dir must not contain spaces (torchrun splits its arguments on them)"
-
-COMMAND=("${LLAMAFACTORY_CLI}" train "${CONFIG_OUT}")
-# The plan goes to stdout before anything runs (and is all that --dry-run does).
-echo "[train.sh] smoke=${SMOKE} dry_run=${DRY_RUN} base config: ${CONFIG}"
-echo "[train.sh] command: ${LAUNCH_ENV[*]+${LAUNCH_ENV[*]} }${COMMAND[*]}"
-echo "[train.sh] resolved config (${CONFIG_OUT}):"
-cat "${RESOLVED}"
-if [[ "${DRY_RUN}" == 1 ]]; then
-  exit 0
-fi
-
-# ---------------------------------------------------------------- run
-command -v "${LLAMAFACTORY_CLI}" >/dev/null 2>&1 \
-  || die "${LLAMAFACTORY_CLI} not found: run bash scripts/setup_train_env.sh (or set LLAMAFACTORY_CLI)"
-if [[ "${LLAMAFACTORY_CLI}" == */* ]]; then
-  # llamafactory-cli starts `torchrun` (and DeepSpeed its JIT build tools) from PATH.
-  PATH="$(cd "$(dirname "${LLAMAFACTORY_CLI}")" && pwd):${PATH}"
-  export PATH
-fi
-if [[ "${SMOKE}" == 1 ]]; then
-  [[ -f "${MODEL_PATH}/config.json" ]] \
-    || die "no model at ${MODEL_PATH}: run .venv/bin/python scripts/convert_gguf_to_hf.py ${MODEL_PATH}"
-  if [[ ! -f "${DATASET_DIR}/dataset_info.json" ]]; then
-    log "preparing the smoke dataset in ${DATASET_DIR} from ${SMOKE_FIXTURE}"
-    "${TRAIN_PYTHON}" scripts/prepare_m500.py --input "${SMOKE_FIXTURE}" --tokenizer "${MODEL_PATH}" \
-      --dataset-dir "${DATASET_DIR}" --cutoff-len 512 >&2
+# Checks the tools, prepares the smoke dataset, writes the resolved config, trains, plots.
+run_training() {
+  command -v "${LLAMAFACTORY_CLI}" >/dev/null 2>&1 \
+    || die "${LLAMAFACTORY_CLI} not found: run bash scripts/setup_train_env.sh (or set LLAMAFACTORY_CLI)"
+  if [[ "${LLAMAFACTORY_CLI}" == */* ]]; then
+    # llamafactory-cli starts `torchrun` (and DeepSpeed its JIT build tools) from PATH.
+    PATH="$(cd "$(dirname "${LLAMAFACTORY_CLI}")" && pwd):${PATH}"
+    export PATH
   fi
-fi
-mkdir -p "${OUTPUT_DIR_RESOLVED}"
-# Each node writes the same content; the rename keeps readers from seeing a half-written file.
-cp "${RESOLVED}" "${CONFIG_OUT}.tmp.$$"
-mv -f "${CONFIG_OUT}.tmp.$$" "${CONFIG_OUT}"
+  if [[ "${SMOKE}" == 1 ]]; then
+    [[ -f "${MODEL_PATH}/config.json" ]] \
+      || die "no model at ${MODEL_PATH}: run .venv/bin/python scripts/convert_gguf_to_hf.py ${MODEL_PATH}"
+    if [[ ! -f "${DATASET_DIR}/dataset_info.json" ]]; then
+      log "preparing the smoke dataset in ${DATASET_DIR} from ${SMOKE_FIXTURE}"
+      "${TRAIN_PYTHON}" scripts/prepare_m500.py --input "${SMOKE_FIXTURE}" --tokenizer "${MODEL_PATH}" \
+        --dataset-dir "${DATASET_DIR}" --cutoff-len 512 >&2
+    fi
+  fi
+  mkdir -p "${OUTPUT_DIR_RESOLVED}"
+  # Each node writes the same content; the rename keeps readers from seeing a half-written file.
+  cp "${RESOLVED}" "${CONFIG_OUT}.tmp.$$"
+  mv -f "${CONFIG_OUT}.tmp.$$" "${CONFIG_OUT}"
 
-env ${LAUNCH_ENV[@]+"${LAUNCH_ENV[@]}"} "${COMMAND[@]}"
+  env ${LAUNCH_ENV[@]+"${LAUNCH_ENV[@]}"} "${COMMAND[@]}"
 
-if [[ "${NODE_RANK}" == 0 ]]; then
-  "${TRAIN_PYTHON}" scripts/plot_loss.py "${OUTPUT_DIR_RESOLVED}" \
-    || log "warning: scripts/plot_loss.py could not plot ${OUTPUT_DIR_RESOLVED} (training itself succeeded)"
-fi
-log "done: ${OUTPUT_DIR_RESOLVED}"
+  if [[ "${NODE_RANK}" == 0 ]]; then
+    "${TRAIN_PYTHON}" scripts/plot_loss.py "${OUTPUT_DIR_RESOLVED}" \
+      || log "warning: scripts/plot_loss.py could not plot ${OUTPUT_DIR_RESOLVED} (training itself succeeded)"
+  fi
+  log "done: ${OUTPUT_DIR_RESOLVED}"
+}
+
+main() {
+  REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  cd "${REPO_ROOT}"
+  parse_arguments "$@"
+  select_tools
+  collect_overrides
+  launch_variables
+  RESOLVED="$(mktemp)"
+  trap 'rm -f "${RESOLVED}"' EXIT
+  OUTPUT_DIR_RESOLVED="$(resolve_config "${CONFIG}" "${RESOLVED}" "${RESUME}" \
+    ${SMOKE_OVERRIDES[@]+"${SMOKE_OVERRIDES[@]}"} "${ENV_OVERRIDES[@]}" \
+    ${CLI_OVERRIDES[@]+"${CLI_OVERRIDES[@]}"})"
+  CONFIG_OUT="${OUTPUT_DIR_RESOLVED}/train_config.yaml"
+  [[ "${CONFIG_OUT}" != *" "* ]] || die "output_dir must not contain spaces (torchrun splits its arguments on them)"
+
+  COMMAND=("${LLAMAFACTORY_CLI}" train "${CONFIG_OUT}")
+  # The plan goes to stdout before anything runs (and is all that --dry-run does).
+  echo "[train.sh] smoke=${SMOKE} dry_run=${DRY_RUN} base config: ${CONFIG}"
+  echo "[train.sh] command: ${LAUNCH_ENV[*]+${LAUNCH_ENV[*]} }${COMMAND[*]}"
+  echo "[train.sh] resolved config (${CONFIG_OUT}):"
+  cat "${RESOLVED}"
+  if [[ "${DRY_RUN}" == 1 ]]; then
+    exit 0
+  fi
+
+  run_training
+}
+
+# One line, so bash has read all of it before training starts: editing this file during a
+# days-long run cannot change what runs after it.
+main "$@"; exit "$?"
