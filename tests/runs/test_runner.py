@@ -286,10 +286,11 @@ def test_bad_data_stops_before_anything_runs(tmp_path: Path, capsys: pytest.Capt
     data = tmp_path / "data.jsonl"
     data.write_text('{"id": "a", "input": "x", "target": "1", "metadata": {}}\n{"id": "b", "input": \n')
     run_dir = tmp_path / "run"
-    code = benchmark_main(
-        ["--task", TASK, "--data", str(data), "--run-dir", str(run_dir), *model_args("http://127.0.0.1:9/v1")]
-    )
-    assert code == 2
+    with pytest.raises(SystemExit) as caught:
+        benchmark_main(
+            ["--task", TASK, "--data", str(data), "--run-dir", str(run_dir), *model_args("http://127.0.0.1:9/v1")]
+        )
+    assert caught.value.code == 2
     err = capsys.readouterr().err
     assert str(data) in err and "2" in err
     assert not run_dir.exists()

@@ -143,9 +143,7 @@ class TaskSolvingEnvironment:
         ]
         return Team(state, round_number, plan, state.solver, critics)
 
-    def result(
-        self, state: ProblemState, termination: Termination, rounds: int, wall: float
-    ) -> ProblemResult:
+    def result(self, state: ProblemState, termination: Termination, rounds: int, wall: float) -> ProblemResult:
         trace = state.trace
         failed = state.solution is None
         return ProblemResult(

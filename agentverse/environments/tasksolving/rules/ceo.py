@@ -59,9 +59,7 @@ async def basic_ceo(state: ProblemState, round_number: int) -> RoundPlan:
     outcome = await agent.step(round_number, variables)
     if not outcome.ok:
         plan = fixed_plan(state, "fallback")
-        state.trace.event(
-            round_number, "fallback", agent="ceo", error=outcome.error, used="configured team/budget"
-        )
+        state.trace.event(round_number, "fallback", agent="ceo", error=outcome.error, used="configured team/budget")
         return plan
     plan, clamped = validate_decision(outcome.output, rule)
     if clamped:

@@ -46,9 +46,7 @@ class Team:
 
     async def write(self, critiques: str) -> str | None:
         variables = {**self.base_variables(), "advice": self.state.advice_text(), "critiques": critiques}
-        outcome = await self.solver.step(
-            self.round_number, variables, max_tokens=self.plan.max_tokens, remember=True
-        )
+        outcome = await self.solver.step(self.round_number, variables, max_tokens=self.plan.max_tokens, remember=True)
         if not outcome.ok:
             self.state.trace.event(self.round_number, "agent_failed", agent="solver", error=outcome.error)
             return None
@@ -57,9 +55,7 @@ class Team:
 
     async def review_one(self, critic: Agent, solution: str) -> CriticVerdict | None:
         variables = {**self.base_variables(), "solution": solution}
-        outcome = await critic.step(
-            self.round_number, variables, max_tokens=self.plan.max_tokens, remember=True
-        )
+        outcome = await critic.step(self.round_number, variables, max_tokens=self.plan.max_tokens, remember=True)
         if not outcome.ok:
             self.state.trace.event(self.round_number, "agent_failed", agent=critic.name, error=outcome.error)
             return None

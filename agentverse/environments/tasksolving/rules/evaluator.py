@@ -36,8 +36,6 @@ async def basic_evaluator(
     }
     outcome = await agent.step(round_number, variables)
     if not outcome.ok:
-        state.trace.event(
-            round_number, "fallback", agent="evaluator", error=outcome.error, used="not correct"
-        )
+        state.trace.event(round_number, "fallback", agent="evaluator", error=outcome.error, used="not correct")
         return NOT_JUDGED
     return outcome.output

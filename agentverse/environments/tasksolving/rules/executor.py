@@ -23,10 +23,12 @@ async def no_execution(state: ProblemState, solution: str) -> ExecutorReport:
     return ExecutorReport("No execution for this task.")
 
 
-def test_program(code: str, public_tests: list[str]) -> str:
+def test_program(code: str, public_tests: list[str], imports: list[str]) -> str:
+    """The candidate, then the public asserts (with the imports they need), then a success line."""
+    header = "\n".join(imports)
     checks = "\n".join(public_tests)
     report = 'print("all public tests passed")' if public_tests else 'print("code ran without error")'
-    return f"{code}\n\n{checks}\n{report}\n"
+    return f"{header}\n{code}\n\n{checks}\n{report}\n"
 
 
 @EXECUTORS.register("code-test")
@@ -39,8 +41,9 @@ async def code_test(state: ProblemState, solution: str) -> ExecutorReport:
         return ExecutorReport("No code block was found in the solution.", passed=False)
     rule = state.config.environment.rule.executor
     public_tests = list(state.sample.metadata.get("public_tests", []))
+    imports = list(state.sample.metadata.get("test_imports", []))
     limits = SandboxLimits(wall_timeout_s=rule.timeout_s, memory_mb=rule.memory_mb)
-    result = await run_python(test_program(code, public_tests), limits)
+    result = await run_python(test_program(code, public_tests, imports), limits)
     passed = result.status == "ok"
     lines = [
         f"Ran the code with {len(public_tests)} public test(s): {result.status}.",

@@ -31,8 +31,6 @@ async def recruit_by_description(state: ProblemState, round_number: int, plan: R
     }
     outcome = await agent.step(round_number, variables, expected=count)
     if not outcome.ok:
-        state.trace.event(
-            round_number, "fallback", agent="role_assigner", error=outcome.error, used="generic roles"
-        )
+        state.trace.event(round_number, "fallback", agent="role_assigner", error=outcome.error, used="generic roles")
         return generic_roles(count)
     return list(outcome.output.roles)
