@@ -330,3 +330,47 @@ async def test_unreadable_evaluator_counts_as_not_correct_and_is_recorded() -> N
     assert [call.status for call in result.calls if call.agent_type == "evaluator"] == ["parse_error"] * 6
     second_ceo = requests_of(responder, "ceo")[1]["messages"][-1]["content"]
     assert "The evaluation failed" in second_ceo
+
+
+async def test_code_executor_runs_public_tests_in_the_sandbox() -> None:
+    from dataloader import load_samples
+
+    sample = load_samples("humaneval", limit=1)[0]
+    good = f"```python\n{sample.metadata['prompt']}{sample.metadata['canonical_solution']}```"
+    bad = "```python\ndef has_close_elements(numbers, threshold):\n    return True\n```"
+    for code, passed in ((good, True), (bad, False)):
+        responder = ScriptedResponder(solver=[code], evaluator=[RIGHT])
+        fake = FakeOpenAIServer(responder)
+        await fake.start()
+        config = fake_config("tasksolving/humaneval/smollm2", [fake.base_url])
+        llm = LLMClient.from_config(config.llm)
+        try:
+            result = await TaskSolvingEnvironment(config, llm).solve(sample)
+        finally:
+            await llm.aclose()
+            await fake.stop()
+        report = next(event.detail for event in result.events if event.kind == "executor")
+        assert report["passed"] is passed
+        evaluator_prompt = requests_of(responder, "evaluator")[0]["messages"][-1]["content"]
+        assert report["summary"] in evaluator_prompt
+        if passed:
+            assert "all public tests passed" in report["summary"]
+        else:
+            assert "AssertionError" in report["summary"]
+
+
+async def test_concept_coverage_executor_names_missing_concepts() -> None:
+    sample = Sample(id="c1", input="Use: dog, run, park, ball", target=["dog", "run", "park", "ball"])
+    responder = ScriptedResponder(solver=["The dogs were running in the park."], evaluator=[RIGHT])
+    fake = FakeOpenAIServer(responder)
+    await fake.start()
+    config = fake_config("tasksolving/commongen/smollm2", [fake.base_url])
+    llm = LLMClient.from_config(config.llm)
+    try:
+        result = await TaskSolvingEnvironment(config, llm).solve(sample)
+    finally:
+        await llm.aclose()
+        await fake.stop()
+    report = next(event.detail for event in result.events if event.kind == "executor")
+    assert report["passed"] is False
+    assert report["summary"] == "3 of 4 concepts used; missing: ball."
