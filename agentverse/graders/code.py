@@ -12,6 +12,7 @@ from dataloader.base import Sample
 FENCED_BLOCK = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 PYTHON_TAGS = {"python", "py", "python3"}
 DETAIL_TAIL_CHARS = 1500
+IMPORT_LINE = re.compile(r"^(?:from\s+\S+\s+)?import\s")
 
 
 def extract_code(text: str) -> str | None:
@@ -28,12 +29,21 @@ def _defines(code: str, name: str) -> bool:
     return re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(name)}\s*\(", code, re.MULTILINE) is not None
 
 
+def _prompt_imports(prompt: str) -> str:
+    return "".join(line + "\n" for line in prompt.splitlines() if IMPORT_LINE.match(line))
+
+
 def build_program(sample: Sample, code: str) -> str:
-    """Candidate + hidden tests; the prompt goes first when the candidate is only a function body."""
+    """Candidate + hidden tests.
+
+    A HumanEval candidate may be only the function body: the prompt (signature + docstring) goes
+    first. A full function often omits the prompt's imports (`from typing import List`), which the
+    official harness would have supplied: they go first. MBPP prompts are prose, never prepended.
+    """
     entry_point = sample.metadata.get("entry_point")
-    prompt = sample.metadata.get("prompt")
-    if entry_point and prompt and not _defines(code, entry_point):
-        code = f"{prompt}{code}"
+    prompt = sample.metadata.get("prompt") or ""
+    if entry_point and _defines(prompt, entry_point):
+        code = _prompt_imports(prompt) + code if _defines(code, entry_point) else prompt + code
     tests = sample.target if isinstance(sample.target, str) else "\n".join(sample.target)
     return f"{code}\n\n{tests}\n"
 

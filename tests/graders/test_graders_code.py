@@ -45,6 +45,18 @@ def test_build_program_prepends_the_prompt_only_to_a_bare_body() -> None:
     assert build_program(sample, full).rstrip().endswith("assert add(-1, 1) == 0")
 
 
+def test_build_program_adds_the_prompts_imports_to_a_full_function() -> None:
+    prompt = 'from typing import List\n\n\ndef total(values: List[int]) -> int:\n    """Sum."""\n'
+    sample = code_sample("assert total([1, 2]) == 3\n", entry_point="total", prompt=prompt)
+    program = build_program(sample, "def total(values: List[int]) -> int:\n    return sum(values)\n")
+    assert program.startswith("from typing import List\ndef total(")
+
+
+def test_build_program_never_prepends_a_prose_prompt() -> None:
+    sample = code_sample("assert add(1, 2) == 3\n", prompt="Write a function to add two numbers.")
+    assert build_program(sample, "    return 3\n").startswith("    return 3")
+
+
 GRADE_CASES = [
     ("```python\ndef add(a, b):\n    return a + b\n```", GradeStatus.CORRECT, ""),
     ("```python\n    return a + b\n```", GradeStatus.CORRECT, ""),
@@ -95,8 +107,13 @@ async def test_humaneval_canonical_solutions_pass_and_wrong_ones_fail(
     sample = humaneval_sample(problem)
     full_function = f"```python\n{problem['prompt']}{problem['canonical_solution']}```"
     body_only = f"Here it is:\n```python\n{problem['canonical_solution']}```"
+    without_imports = "".join(
+        line for line in problem["prompt"].splitlines(keepends=True) if not line.startswith(("from ", "import "))
+    )
+    no_imports = f"```python\n{without_imports}{problem['canonical_solution']}```"
     wrong = f"```python\n{problem['prompt']}    return None\n```"
     assert (await grade_code(sample, full_function)).status == GradeStatus.CORRECT
+    assert (await grade_code(sample, no_imports)).status == GradeStatus.CORRECT
     assert (await grade_code(sample, body_only)).status == GradeStatus.CORRECT
     failed = await grade_code(sample, wrong)
     assert failed.status == GradeStatus.INCORRECT
