@@ -6,7 +6,7 @@ tokens x step time, and the step time grows slowly with the number of requests i
 The ideal for the concurrent run is the longest single problem's chain of calls, measured
 in the sequential run.
 
-Usage: python benchmarks/bench_runner.py [--problems 64] [--concurrency 64] [--step-time 0.005]
+Usage: python benchmarks/bench_runner.py [--problems 64] [--concurrency 64] [--step-time 0.002] [--pad-words 100]
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(port: int, step_time: float, slowdown: float) -> subprocess.Popen:
+def start_server(port: int, step_time: float, slowdown: float, pad_words: int) -> subprocess.Popen:
     command = [
         sys.executable,
         "-m",
@@ -44,6 +44,8 @@ def start_server(port: int, step_time: float, slowdown: float) -> subprocess.Pop
         str(step_time),
         "--slowdown-per-request",
         str(slowdown),
+        "--pad-words",
+        str(pad_words),
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
@@ -70,15 +72,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--step-time", type=float, default=0.005, help="Seconds per token of one sequence.")
-    parser.add_argument("--slowdown-per-request", type=float, default=0.004)
+    parser.add_argument("--step-time", type=float, default=0.002, help="Seconds per token of one sequence.")
+    parser.add_argument("--slowdown-per-request", type=float, default=0.002, help="Step-time growth per request.")
+    parser.add_argument("--pad-words", type=int, default=100, help="Tokens of reasoning before each reply.")
     args = parser.parse_args()
     samples = [
         Sample(id=f"p{index}", input=f"Problem {index}: what is {index} + 42?", target=str(index + 42))
         for index in range(args.problems)
     ]
     port = free_port()
-    server = start_server(port, args.step_time, args.slowdown_per_request)
+    server = start_server(port, args.step_time, args.slowdown_per_request, args.pad_words)
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
         with tempfile.TemporaryDirectory() as scratch:

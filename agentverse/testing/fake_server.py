@@ -250,7 +250,13 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="Step time grows by this fraction per request in flight.",
     )
+    parser.add_argument("--pad-words", type=int, default=0, help="Words of filler reasoning before each reply.")
     args = parser.parse_args(argv)
+    filler = " ".join(["thinking"] * args.pad_words)
+
+    def responder(payload: dict[str, Any]) -> FakeReply:
+        reply = cooperative_responder(payload)
+        return FakeReply(f"{filler}\n{reply.text}" if filler else reply.text)
 
     def gpu_like(tokens: int, in_flight: int) -> float:
         # A batching server: each request pays per token; steps slow down a little as the batch grows.
@@ -258,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
 
     async def serve() -> None:
         latency = gpu_like if args.step_time else None
-        server = FakeOpenAIServer(cooperative_responder, latency=latency, port=args.port)
+        server = FakeOpenAIServer(responder, latency=latency, port=args.port)
         await server.start()
         print(f"serving on {server.base_url}", flush=True)
         await asyncio.Event().wait()
