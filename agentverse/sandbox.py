@@ -86,6 +86,14 @@ def _sandbox_main():
     scratch = os.path.realpath(os.getcwd())
     scratch_prefix = scratch + os.sep
     own_proc = "/proc/%d" % os.getpid()
+    # The caller's home and working directory (dotfiles, .env, tokens) are unreadable, except
+    # where the interpreter and its libraries live (a venv inside the checkout, pyenv in ~).
+    private_roots = tuple(root.rstrip(os.sep) + os.sep for root in sys.argv[2:])
+    library_roots = tuple(
+        sorted({os.path.realpath(root).rstrip(os.sep) + os.sep for root in (
+            sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *sys.path
+        ) if root})
+    )
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
     directory_flags = os.O_DIRECTORY | getattr(os, "O_PATH", 0)
     refused_events = frozenset({
@@ -124,10 +132,24 @@ def _sandbox_main():
     def refuse(event, detail=""):
         raise PermissionError(("sandbox refused %s %s" % (event, detail)).strip())
 
+    def private(resolved):
+        candidate = resolved + os.sep
+        return (
+            candidate.startswith(private_roots)
+            and not candidate.startswith(library_roots)
+            and not inside_scratch(resolved)
+        )
+
+    def check_read(path):
+        if not isinstance(path, int) and private(resolve(path, None)):
+            refuse("reading", str(path))
+
     def check_open(path, mode, flags):
         if isinstance(path, int) or path is None:
             return
         resolved = resolve(path, None)
+        if private(resolved):
+            refuse("open", resolved)
         if resolved.startswith("/proc/"):
             owner = resolved.split("/")[2]
             if owner.isdigit() and not (resolved + "/").startswith(own_proc + "/"):
@@ -149,6 +171,8 @@ def _sandbox_main():
                 dir_fd = args[fd_index] if fd_index is not None else None
                 if not inside_scratch(args[path_index], dir_fd):
                     refuse(event, str(args[path_index]))
+        elif event in ("os.listdir", "os.scandir", "glob.glob", "os.chdir"):
+            check_read(args[0] if args and args[0] is not None else ".")
         elif event == "socket.__new__" and args[1] != 1:  # AF_UNIX socketpairs back asyncio's loop
             refuse(event, "network")
         elif event in ("os.kill", "os.killpg", "signal.pthread_kill") and args[0] != os.getpid():
@@ -194,6 +218,12 @@ async def _network_namespace_prefix() -> list[str]:
                 if await probe.wait() == 0:
                     _network_prefix_cache = [unshare, "--net", "--"]
     return _network_prefix_cache
+
+
+def _private_roots() -> list[str]:
+    """Directories of the caller the candidate may not read: its home and working directory."""
+    roots = {os.path.realpath(Path.home()), os.path.realpath(os.getcwd())}
+    return sorted(root for root in roots if root != os.sep)
 
 
 def _minimal_environment(scratch: Path) -> dict[str, str]:
@@ -259,7 +289,12 @@ def _classify(returncode: int, timed_out: bool, stderr: str) -> SandboxStatus:
 async def _execute(run_directory: Path, scratch: Path, limits: SandboxLimits) -> tuple[int, bool]:
     """Start the child, wait up to the wall limit, kill its group; return (returncode, timed out)."""
     program = run_directory / "program.py"
-    command = [*await _network_namespace_prefix(), sys.executable, "-I", "-B", "-c", PRELUDE, str(program)]
+    command = [
+        *await _network_namespace_prefix(),
+        sys.executable,
+        *("-I", "-B", "-c", PRELUDE, str(program)),
+        *_private_roots(),
+    ]
     with (run_directory / "stdout").open("wb") as stdout, (run_directory / "stderr").open("wb") as stderr:
         process = await asyncio.create_subprocess_exec(
             *command,

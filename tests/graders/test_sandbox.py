@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -65,15 +66,16 @@ async def test_an_infinite_loop_times_out_within_the_wall_limit() -> None:
     limits = SandboxLimits(wall_timeout_s=1.5, cpu_time_s=30)
     result = await run_python("import os\nprint(os.getcwd(), flush=True)\nwhile True: pass", limits)
     assert result.status == SandboxStatus.TIMEOUT
-    assert result.duration_s < limits.wall_timeout_s + 1.5
+    assert result.duration_s < limits.wall_timeout_s + 3
     assert sandbox_processes(run_directory_of(result)) == []
 
 
 @pytest.mark.asyncio
 async def test_the_cpu_limit_ends_a_busy_loop() -> None:
-    result = await run_python("while True: pass", SandboxLimits(wall_timeout_s=30, cpu_time_s=1))
+    result = await run_python("while True: pass", SandboxLimits(wall_timeout_s=60, cpu_time_s=1))
     assert result.status == SandboxStatus.TIMEOUT
-    assert result.duration_s < 5
+    assert result.returncode == -signal.SIGXCPU  # the CPU limit ended it, not the wall clock
+    assert result.duration_s < 30  # generous: a loaded machine gives the loop only part of a core
 
 
 @pytest.mark.asyncio
@@ -114,7 +116,7 @@ async def test_fork_bombs_are_contained_and_leave_no_process(bomb: str) -> None:
     result = await run_python(code, SandboxLimits(wall_timeout_s=2, cpu_time_s=5))
     assert result.status in (SandboxStatus.FAILED, SandboxStatus.TIMEOUT)
     assert result.status == SandboxStatus.TIMEOUT or "PermissionError: sandbox refused" in result.stderr
-    assert result.duration_s < 5
+    assert result.duration_s < 8
     assert sandbox_processes(run_directory_of(result)) == []
 
 
@@ -293,3 +295,21 @@ def test_the_blocking_wrapper_runs_outside_an_event_loop() -> None:
     assert result.stdout == "42\n"
     assert time.perf_counter() - started < 10
     assert os.environ.get("HOME") != result.stdout
+
+
+@pytest.mark.asyncio
+async def test_the_callers_home_and_working_directory_are_unreadable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / ".env"
+    secret.write_text("OPENAI_API_KEY=sk-from-a-dotfile")
+    monkeypatch.chdir(tmp_path)  # the caller's working directory is private by default
+    assert str(tmp_path.resolve()) in sandbox._private_roots()
+    attempts = [f"open({str(secret)!r}).read()", f"os.listdir({str(tmp_path)!r})", f"os.listdir({str(Path.home())!r})"]
+    for attempt in attempts:
+        result = await run_python(f"import os\nprint({attempt})\n", FAST)
+        assert result.status == SandboxStatus.FAILED, attempt
+        assert "sandbox refused" in result.stderr
+        assert "sk-from-a-dotfile" not in result.stdout
+    # The interpreter's own libraries stay readable even when they live under a private root.
+    assert (await run_python("import json, numpy\nprint('ok')", FAST)).stdout == "ok\n"
