@@ -25,6 +25,10 @@ class LoadedModel:
 
     def __init__(self, model_spec: str) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
+
+        # The GGUF de-quantization progress bars would interleave with the round-by-round output.
+        transformers_logging.disable_progress_bar()
 
         if model_spec in EMBEDDED_MODELS:
             gguf = embedded_gguf_path()
