@@ -27,6 +27,7 @@ import signal
 import sys
 import tempfile
 import time
+import weakref
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -202,21 +203,45 @@ exec(_sandbox_code, _sandbox_namespace)
 """
 
 _network_prefix_cache: list[str] | None = None
+# One gate per event loop: candidates from every concurrent problem share the machine's cores
+# and memory (each may take memory_mb), so runs beyond it wait; waiting does not count as time.
+_run_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+RUNS_PER_CORE = 2
+
+
+def _run_gate() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    if loop not in _run_gates:
+        _run_gates[loop] = asyncio.Semaphore(RUNS_PER_CORE * (os.cpu_count() or 1))
+    return _run_gates[loop]
+
+
+async def _works(command: list[str]) -> bool:
+    with contextlib.suppress(OSError):
+        probe = await asyncio.create_subprocess_exec(
+            *command, "true", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        )
+        return await probe.wait() == 0
+    return False
 
 
 async def _network_namespace_prefix() -> list[str]:
-    """`unshare --net` if it works here (it needs root or user namespaces), else nothing."""
+    """A command prefix giving the child a network namespace, or nothing where none is allowed.
+
+    Root can unshare the network directly; other users only inside a user namespace (where
+    the kernel allows unprivileged ones). Probed once per process; concurrent first calls may
+    both probe, which is harmless, and run under the in-child guard meanwhile.
+    """
     global _network_prefix_cache
     if _network_prefix_cache is None:
-        _network_prefix_cache = []
         unshare = shutil.which("unshare")
-        if unshare:
-            with contextlib.suppress(OSError):
-                probe = await asyncio.create_subprocess_exec(
-                    unshare, "--net", "--", "true", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
-                )
-                if await probe.wait() == 0:
-                    _network_prefix_cache = [unshare, "--net", "--"]
+        options = [[unshare, "--net", "--"], [unshare, "--user", "--map-root-user", "--net", "--"]]
+        found: list[str] = []
+        for option in options if unshare else []:
+            if await _works(option):
+                found = option
+                break
+        _network_prefix_cache = found
     return _network_prefix_cache
 
 
@@ -322,6 +347,11 @@ async def _execute(run_directory: Path, scratch: Path, limits: SandboxLimits) ->
 async def run_python(code: str, limits: SandboxLimits | None = None) -> SandboxResult:
     """Run `code` as a Python program in a fresh contained process and report what happened."""
     limits = limits or SandboxLimits()
+    async with _run_gate():
+        return await _run_in_directory(code, limits)
+
+
+async def _run_in_directory(code: str, limits: SandboxLimits) -> SandboxResult:
     started = time.perf_counter()
     run_directory = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
     try:
