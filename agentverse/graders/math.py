@@ -6,6 +6,7 @@ needs delimiters (bare LaTeX parses to nothing), so both sides are wrapped in `$
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 
@@ -82,10 +83,13 @@ def normalize_answer(answer: str) -> str:
     return normalized
 
 
-def _parse(answer: str, timeout_s: int | None) -> list[object]:
+@functools.lru_cache(maxsize=4096)
+def _parse(answer: str, timeout_s: int | None) -> tuple[object, ...]:
+    # Cached: a reference is parsed once however many responses are graded against it (sympy
+    # expressions are immutable, so sharing them is safe).
     from math_verify import parse  # imported lazily: it pulls sympy and antlr
 
-    return parse(f"${answer}$", parsing_timeout=timeout_s)
+    return tuple(parse(f"${answer}$", parsing_timeout=timeout_s))
 
 
 def symbolically_equal(answer: str, reference: str) -> bool:
@@ -101,7 +105,7 @@ def symbolically_equal(answer: str, reference: str) -> bool:
         parsed_answer = _parse(answer, timeout_s)
         if not parsed_reference or not parsed_answer:
             return False
-        return bool(verify(parsed_reference, parsed_answer, timeout_seconds=timeout_s))
+        return bool(verify(list(parsed_reference), list(parsed_answer), timeout_seconds=timeout_s))
     except Exception:  # math_verify raises on timeouts and on odd sympy input
         return False
 
@@ -120,8 +124,8 @@ def _any_symbolically_equal(*pairs: tuple[str, str]) -> bool:
 def grade_math(response: str, target: str) -> Grade:
     """CORRECT when the last box of the final answer equals `target` (string or symbolic)."""
     extracted = extract_boxed(strip_reasoning(response))
-    if extracted is None:
-        return Grade(status=GradeStatus.NO_ANSWER, score=0.0, detail="no \\boxed{} answer")
+    if not extracted:
+        return Grade(status=GradeStatus.NO_ANSWER, score=0.0, detail="no \\boxed{} answer (or an empty one)")
     normalized_answer, normalized_target = normalize_answer(extracted), normalize_answer(target)
     if normalized_answer.casefold() == normalized_target.casefold():
         return Grade(status=GradeStatus.CORRECT, score=1.0, extracted=extracted, detail="same normalized string")

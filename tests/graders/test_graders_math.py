@@ -63,6 +63,7 @@ GRADE_CASES = [
     (r"\boxed{\frac{\sqrt{3}}{2}}", r"\frac{\sqrt3}{2}", GradeStatus.CORRECT),
     ("The answer is 204.", "204", GradeStatus.NO_ANSWER),
     ("", "204", GradeStatus.NO_ANSWER),
+    (r"\boxed{}", "204", GradeStatus.NO_ANSWER),
     (r"<think>maybe \boxed{1}</think>So \boxed{204}", "204", GradeStatus.CORRECT),
     (r"<think>it is \boxed{204}</think>I am not sure.", "204", GradeStatus.NO_ANSWER),
     (r"<think>unfinished \boxed{204}", "204", GradeStatus.NO_ANSWER),
