@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import socket
@@ -313,3 +314,14 @@ async def test_the_callers_home_and_working_directory_are_unreadable(
         assert "sk-from-a-dotfile" not in result.stdout
     # The interpreter's own libraries stay readable even when they live under a private root.
     assert (await run_python("import json, numpy\nprint('ok')", FAST)).stdout == "ok\n"
+
+
+@pytest.mark.asyncio
+async def test_runs_beyond_the_machine_gate_wait_their_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "RUNS_PER_CORE", 1)
+    monkeypatch.setattr(sandbox.os, "cpu_count", lambda: 1)
+    code = "import time\nstart = time.time()\ntime.sleep(0.3)\nprint(start, time.time())\n"
+    results = await asyncio.gather(*(run_python(code, FAST) for _ in range(3)))
+    intervals = sorted(tuple(map(float, result.stdout.split())) for result in results)
+    assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(intervals))
+    assert all(result.duration_s < 5 for result in results)  # waiting at the gate is not run time
