@@ -35,22 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n", 1)[1],
     )
-    parser.add_argument(
-        "--task", required=True, help="Task config, e.g. tasksolving/math500/m1-32b, or a path."
-    )
+    parser.add_argument("--task", required=True, help="Task config, e.g. tasksolving/math500/m1-32b, or a path.")
     parser.add_argument("--data", type=Path, help="JSONL data file (default: data/<benchmark>/test.jsonl).")
     parser.add_argument("--limit", type=int, help="Only the first N problems.")
     parser.add_argument("--concurrency", type=int, default=16, help="Problems in flight (default 16).")
-    parser.add_argument(
-        "--run-dir", type=Path, help="Run directory (default: outputs/<benchmark>/<model>/run-K)."
-    )
-    parser.add_argument(
-        "--runs", type=int, default=1, help="Independent runs (run-1..run-N) to average over."
-    )
+    parser.add_argument("--run-dir", type=Path, help="Run directory (default: outputs/<benchmark>/<model>/run-K).")
+    parser.add_argument("--runs", type=int, default=1, help="Independent runs (run-1..run-N) to average over.")
     parser.add_argument("--single-agent", action="store_true", help="Baseline: one solver call per problem.")
-    parser.add_argument(
-        "--no-shuffle", action="store_true", help="GPQA: keep the research code's option order."
-    )
+    parser.add_argument("--no-shuffle", action="store_true", help="GPQA: keep the research code's option order.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the GPQA option shuffle.")
     parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
     add_model_options(parser)

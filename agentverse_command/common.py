@@ -20,17 +20,11 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="OpenAI-compatible base URL, e.g. http://gpu-node:8000/v1. Repeat for several replicas.",
     )
-    group.add_argument(
-        "--api-key-env", help="Name of the env var holding the API key (none for local servers)."
-    )
+    group.add_argument("--api-key-env", help="Name of the env var holding the API key (none for local servers).")
     group.add_argument("--backend", choices=["openai", "transformers"], help="LLM backend.")
     thinking = group.add_mutually_exclusive_group()
-    thinking.add_argument(
-        "--thinking", dest="thinking", action="store_true", default=None, help="Thinking model."
-    )
-    thinking.add_argument(
-        "--no-thinking", dest="thinking", action="store_false", help="Not a thinking model."
-    )
+    thinking.add_argument("--thinking", dest="thinking", action="store_true", default=None, help="Thinking model.")
+    thinking.add_argument("--no-thinking", dest="thinking", action="store_false", help="Not a thinking model.")
     group.add_argument("--max-concurrency", type=int, help="Requests in flight per endpoint.")
     group.add_argument("--context-length", type=int, help="The server's max model length (prompt + reply).")
     group.add_argument("--max-turn", type=int, help="Most rounds per problem.")

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from agentverse.config.loader import ConfigError
+from agentverse.graders.judge import JudgeError
 from agentverse.runs.store import CONFIG_FILE
-from agentverse.runs.summary import aggregate, evaluate_run
+from agentverse.runs.summary import JudgeSettings, aggregate, evaluate_run
 
 
 def expand_run_dirs(paths: list[Path], runs: int | None) -> list[Path]:
@@ -43,21 +44,30 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(f"  grades: {summary['grades']}  grader errors: {summary['grader_errors']}")
     print(f"  evaluator self-judged accuracy: {'n/a' if self_judged is None else f'{self_judged:.1f}%'}")
     rounds = summary["mean_rounds"]
-    print(
-        f"  mean rounds: {'n/a' if rounds is None else f'{rounds:.2f}'}  terminations: {summary['terminations']}"
-    )
+    print(f"  mean rounds: {'n/a' if rounds is None else f'{rounds:.2f}'}  terminations: {summary['terminations']}")
     print(f"  CEO: {json.dumps(summary['ceo'], default=str)}")
-    print(
-        f"  failed calls: {summary['failed_calls']}  mean tokens/problem: {summary['mean_tokens_per_problem']}"
-    )
+    print(f"  failed calls: {summary['failed_calls']}  mean tokens/problem: {summary['mean_tokens_per_problem']}")
     for agent, usage in summary["tokens_by_agent"].items():
         print(f"    {agent:<14} {usage}")
+    if "judge" in summary:
+        judged = summary["judge"]
+        print(
+            f"  LLM judge {judged['model']}: {judged['score']} (agreement with rules {judged['agreement_with_rules']})"
+        )
     wall = summary["run_wall_time_s"]
     print(f"  run wall time: {'n/a' if wall is None else f'{wall:.1f}s'}")
 
 
-async def evaluate_all(paths: list[Path]) -> list[dict[str, Any]]:
-    return [await evaluate_run(path) for path in paths]
+async def evaluate_all(paths: list[Path], judge: JudgeSettings | None = None) -> list[dict[str, Any]]:
+    return [await evaluate_run(path, judge) for path in paths]
+
+
+def judge_settings(args: argparse.Namespace) -> JudgeSettings | None:
+    if not args.judge_model:
+        return None
+    if not args.judge_base_url:
+        raise ValueError("--judge-model needs --judge-base-url")
+    return JudgeSettings(args.judge_model, args.judge_base_url, args.judge_api_key_env, args.judge_temperature)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,16 +77,19 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n", 1)[1],
     )
-    parser.add_argument(
-        "run_dirs", nargs="+", type=Path, help="Run directories, or folders of run-* directories."
-    )
+    parser.add_argument("run_dirs", nargs="+", type=Path, help="Run directories, or folders of run-* directories.")
     parser.add_argument("--runs", type=int, help="Use only the first N runs of each folder.")
     parser.add_argument("--json", action="store_true", help="Print the summaries as JSON.")
+    judge = parser.add_argument_group("optional LLM judge (the paper scored math with DeepSeek-V3 at temperature 0.7)")
+    judge.add_argument("--judge-model", help="Judge model name; enables the judge (verdicts cached per run).")
+    judge.add_argument("--judge-base-url", help="OpenAI-compatible base URL of the judge.")
+    judge.add_argument("--judge-api-key-env", help="Name of the env var holding the judge's API key.")
+    judge.add_argument("--judge-temperature", type=float, default=0.7, help="Judge sampling temperature.")
     args = parser.parse_args(argv)
     try:
         paths = expand_run_dirs(args.run_dirs, args.runs)
-        summaries = asyncio.run(evaluate_all(paths))
-    except (FileNotFoundError, ConfigError) as error:
+        summaries = asyncio.run(evaluate_all(paths, judge_settings(args)))
+    except (FileNotFoundError, ConfigError, ValueError, JudgeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.json:

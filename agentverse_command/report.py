@@ -17,9 +17,7 @@ from agentverse_command.evaluate import evaluate_all, expand_run_dirs
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="agentverse-report", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "run_dirs", nargs="+", type=Path, help="Run directories, or folders of run-* directories."
-    )
+    parser.add_argument("run_dirs", nargs="+", type=Path, help="Run directories, or folders of run-* directories.")
     parser.add_argument("--out", type=Path, default=Path("outputs/report"), help="Where to write the report.")
     args = parser.parse_args(argv)
     try:

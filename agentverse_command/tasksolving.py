@@ -33,15 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n", 1)[1],
     )
-    parser.add_argument(
-        "--task", required=True, help="Task config, e.g. tasksolving/humaneval/smollm2, or a path."
-    )
+    parser.add_argument("--task", required=True, help="Task config, e.g. tasksolving/humaneval/smollm2, or a path.")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", help="The problem text.")
     source.add_argument("--input-file", type=Path, help="A file holding the problem text.")
-    parser.add_argument(
-        "--output", type=Path, help="Where to save the trace JSON (default: outputs/traces/)."
-    )
+    parser.add_argument("--output", type=Path, help="Where to save the trace JSON (default: outputs/traces/).")
     parser.add_argument("--full", action="store_true", help="Print whole replies instead of previews.")
     parser.add_argument("--quiet", action="store_true", help="Print only the final answer.")
     add_model_options(parser)
@@ -50,9 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def shorten(text: str | None, full: bool) -> str:
     text = (text or "").strip()
-    return (
-        text if full or len(text) <= PREVIEW else text[:PREVIEW] + f" ... [{len(text) - PREVIEW} more chars]"
-    )
+    return text if full or len(text) <= PREVIEW else text[:PREVIEW] + f" ... [{len(text) - PREVIEW} more chars]"
 
 
 class Printer:

@@ -35,9 +35,7 @@ def markdown_table(groups: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
             cells.append(f"{format_score(combined['mean_score'])} (n={combined['runs']}{failed})")
         lines.append(f"| **{label}** (this run) | " + " | ".join(cells) + " |")
     for model, scores in TABLE1.items():
-        lines.append(
-            f"| {model} (paper) | " + " | ".join(f"{scores[name]:.1f}" for name in BENCHMARKS) + " |"
-        )
+        lines.append(f"| {model} (paper) | " + " | ".join(f"{scores[name]:.1f}" for name in BENCHMARKS) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -66,9 +64,7 @@ def details_table(summaries: list[dict[str, Any]]) -> str:
     for summary in summaries:
         cells = [summary[key] for _, key in DETAIL_COLUMNS]
         lines.append(
-            "| "
-            + " | ".join(format_score(cell) if isinstance(cell, float) else str(cell) for cell in cells)
-            + " |"
+            "| " + " | ".join(format_score(cell) if isinstance(cell, float) else str(cell) for cell in cells) + " |"
         )
     return "\n".join(lines) + "\n"
 
@@ -128,8 +124,7 @@ def plot_tokens_by_agent(summaries: list[dict[str, Any]], path: Path) -> None:
         for summary in summaries:
             usage = summary["tokens_by_agent"].get(agent, {})
             values.append(
-                (usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0))
-                / max(summary["problems"], 1)
+                (usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)) / max(summary["problems"], 1)
             )
         axes.bar(labels, values, bottom=bottoms, label=agent)
         bottoms = [bottom + value for bottom, value in zip(bottoms, values, strict=True)]

@@ -96,15 +96,11 @@ async def run_benchmark(
     pending = [sample for sample in samples if sample.id not in finished]
     stats = RunStats(total=len(samples), skipped=len(samples) - len(pending))
     mode = "single-agent" if single_agent else "multi-agent"
-    run_dir.log(
-        f"start: {len(pending)} to run, {stats.skipped} already done, concurrency {concurrency}, {mode}"
-    )
+    run_dir.log(f"start: {len(pending)} to run, {stats.skipped} already done, concurrency {concurrency}, {mode}")
     llm = LLMClient.from_config(config.llm)
     environment = SingleAgentEnvironment(config, llm) if single_agent else TaskSolvingEnvironment(config, llm)
     gate = asyncio.Semaphore(concurrency)
-    bar = tqdm(
-        total=len(samples), initial=stats.skipped, disable=not progress, desc=config.task.name, unit="problem"
-    )
+    bar = tqdm(total=len(samples), initial=stats.skipped, disable=not progress, desc=config.task.name, unit="problem")
     started = time.perf_counter()
 
     async def run_one(sample: Sample) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from agentverse.graders.base import Grade, GradeStatus
 from agentverse.graders.registry import get_grader
 from agentverse.runs.store import RunDirectory, RunRecord
 
+JUDGE_CACHE_FILE = "judge_cache.jsonl"
 METRIC_NAMES = {
     "math": "accuracy",
     "multiple-choice": "accuracy",
@@ -101,9 +103,7 @@ def summarize(records: list[RunRecord], kind: str) -> dict[str, Any]:
         "problems": len(records),
         "solved": len(solved),
         "failed": len(records) - len(solved),
-        "failures": [f"{record.sample_id}: {record.error}" for record in records if record.status != "ok"][
-            :50
-        ],
+        "failures": [f"{record.sample_id}: {record.error}" for record in records if record.status != "ok"][:50],
         "grades": dict(Counter(str(grade.status) for grade in grades)),
         "grader_errors": len(grades) - len(scored),
         "evaluator_self_accuracy": None
@@ -120,7 +120,49 @@ def summarize(records: list[RunRecord], kind: str) -> dict[str, Any]:
     }
 
 
-async def evaluate_run(path: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class JudgeSettings:
+    """An LLM judge, used only when the user names one (the paper's scoring protocol)."""
+
+    model: str
+    base_url: str
+    api_key_env: str | None = None
+    temperature: float = 0.7
+    concurrency: int = 16
+
+
+async def judge_records(records: list[RunRecord], settings: JudgeSettings, cache: Path) -> dict[str, Any]:
+    """Judge every solved record (cached in the run directory) and compare with the rule grades."""
+    from agentverse.graders.judge import LLMJudge
+
+    solved = [record for record in records if record.status == "ok" and record.result is not None]
+    gate = asyncio.Semaphore(settings.concurrency)
+    async with LLMJudge(
+        settings.model, settings.base_url, cache, api_key_env=settings.api_key_env, temperature=settings.temperature
+    ) as judge:
+
+        async def one(record: RunRecord) -> Grade:
+            async with gate:
+                return await judge.grade(record.sample, record.result.final_answer or "")  # type: ignore[union-attr]
+
+        verdicts = await asyncio.gather(*(one(record) for record in solved))
+    scored = [grade for grade in verdicts if grade.status != GradeStatus.ERROR]
+    paired = [
+        (record.grade.score, grade.score)
+        for record, grade in zip(solved, verdicts, strict=True)
+        if record.grade is not None and grade.status != GradeStatus.ERROR
+    ]
+    score = mean([grade.score for grade in scored])
+    return {
+        "model": settings.model,
+        "score": None if score is None else 100 * score,
+        "grades": dict(Counter(str(grade.status) for grade in verdicts)),
+        "errors": len(verdicts) - len(scored),
+        "agreement_with_rules": None if not paired else 100 * mean([float(a == b) for a, b in paired]),
+    }
+
+
+async def evaluate_run(path: Path, judge: JudgeSettings | None = None) -> dict[str, Any]:
     """Re-grade one run directory, write its summary.json, and return the summary."""
     run_dir = RunDirectory(path)
     if not run_dir.config_path.exists():
@@ -133,6 +175,8 @@ async def evaluate_run(path: Path) -> dict[str, Any]:
         "model": config.llm.model,
         **summarize(records, config.task.kind),
     }
+    if judge is not None:
+        summary["judge"] = await judge_records(records, judge, path / JUDGE_CACHE_FILE)
     run_dir.write_summary(summary)
     return summary
 

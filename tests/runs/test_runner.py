@@ -339,3 +339,25 @@ def test_partial_last_line_is_skipped_then_cut(tmp_path: Path) -> None:
     directory.prepare("config: 1\n")
     assert directory.records_path.read_text().endswith("}\n")
     assert directory.records_path.read_text().count("\n") == 1
+
+
+def test_optional_llm_judge_is_cached(tmp_path: Path) -> None:
+    data = write_problems(tmp_path / "data.jsonl", 4)
+    run_dir = tmp_path / "run"
+    with BackgroundServer(ScriptedResponder(solver=[solver_reply], evaluator=[RIGHT])) as server:
+        benchmark_main(["--task", TASK, "--data", str(data), "--run-dir", str(run_dir), *model_args(server.base_url)])
+    judge_calls: list[dict[str, Any]] = []
+
+    def judge(payload: dict[str, Any]) -> FakeReply:
+        judge_calls.append(payload)
+        return FakeReply("It matches.\nVerdict: [Correct]")  # a lenient judge: says every answer is right
+
+    judge_args = ["--judge-model", "judge", "--judge-base-url"]
+    with BackgroundServer(judge) as judge_server:
+        assert evaluate_main([str(run_dir), *judge_args, judge_server.base_url]) == 0
+        first = json.loads((run_dir / "summary.json").read_text())
+        assert evaluate_main([str(run_dir), *judge_args, judge_server.base_url]) == 0
+    assert len(judge_calls) == 4  # the second evaluation came from the cache
+    assert first["judge"]["score"] == pytest.approx(100.0) and first["score"] == pytest.approx(50.0)
+    assert first["judge"]["agreement_with_rules"] == pytest.approx(50.0)
+    assert judge_calls[0]["model"] == "judge" and judge_calls[0]["temperature"] == 0.7
