@@ -23,7 +23,7 @@ RIGHT = "### Correctness: 1\n### Advice: Fine.\n### Recruiting Suggestion: None.
 
 
 async def run(
-    responder: ScriptedResponder, task: str = MATH, servers: int = 1, **overrides: Any
+    responder: ScriptedResponder, task: str = MATH, servers: int = 1, sample: Sample = SAMPLE, **overrides: Any
 ) -> tuple[ProblemResult, list[FakeOpenAIServer]]:
     fakes = [FakeOpenAIServer(responder) for _ in range(servers)]
     for fake in fakes:
@@ -31,7 +31,7 @@ async def run(
     config = fake_config(task, [fake.base_url for fake in fakes], **overrides)
     llm = LLMClient.from_config(config.llm)
     try:
-        result = await TaskSolvingEnvironment(config, llm).solve(SAMPLE)
+        result = await TaskSolvingEnvironment(config, llm).solve(sample)
     finally:
         await llm.aclose()
         for fake in fakes:
@@ -95,9 +95,7 @@ async def test_recruit_four_gives_three_critics() -> None:
     assert "Recruit 4 experts" in requests_of(responder, "role_assigner")[0]["messages"][-1]["content"]
     roles = next(event.detail["roles"] for event in result.events if event.kind == "roles")
     assert len(roles) == 4
-    critic_systems = {
-        payload["messages"][0]["content"].splitlines()[0] for payload in requests_of(responder, "critic")
-    }
+    critic_systems = {payload["messages"][0]["content"].splitlines()[0] for payload in requests_of(responder, "critic")}
     assert critic_systems == {role for role in roles[1:]}
 
 
@@ -125,13 +123,9 @@ async def test_ceo_numbers_are_clamped_and_recorded() -> None:
 
 async def test_critics_run_concurrently() -> None:
     ceo = "### Decision: Continue\n### Recruit Number: 3\n### Direction: Go.\n### Maximum Tokens: 128"
-    responder = ScriptedResponder(
-        ceo=[ceo], critic=[FakeReply("Fine. [Agree]", delay_s=0.3)], evaluator=[RIGHT]
-    )
+    responder = ScriptedResponder(ceo=[ceo], critic=[FakeReply("Fine. [Agree]", delay_s=0.3)], evaluator=[RIGHT])
     _, (fake,) = await run(responder)
-    critic_requests = [
-        request for request in fake.requests if "You review a solution" in str(request.payload)
-    ]
+    critic_requests = [request for request in fake.requests if "You review a solution" in str(request.payload)]
     assert len(critic_requests) == 2
     first, second = critic_requests
     assert first.started < second.finished and second.started < first.finished  # overlapping in time
@@ -166,14 +160,8 @@ async def test_malformed_ceo_is_retried_then_recorded_with_fallback() -> None:
     assert all(call.content == "I think we should keep going." for call in ceo_calls)
     assert result.fallbacks == 1 and result.failed_calls == 3
     decision = result.ceo_decisions[0]
-    assert (
-        decision["source"] == "fallback"
-        and decision["recruit_number"] == 2
-        and decision["max_tokens"] is None
-    )
-    assert {payload["max_tokens"] for payload in requests_of(responder, "solver")} == {
-        256
-    }  # configured budget
+    assert decision["source"] == "fallback" and decision["recruit_number"] == 2 and decision["max_tokens"] is None
+    assert {payload["max_tokens"] for payload in requests_of(responder, "solver")} == {256}  # configured budget
 
 
 async def test_malformed_roles_are_retried_then_generic_roles_recorded() -> None:
@@ -260,9 +248,7 @@ async def test_thinking_model_forces_answer_at_budget_and_hides_thinking() -> No
     def critic(payload: dict[str, Any]) -> FakeReply:
         return FakeReply("ok</think>Looks right. [Agree]")
 
-    responder = ScriptedResponder(
-        solver=[solver], critic=[critic], evaluator=["</think>" + RIGHT], ceo=[CONTINUE]
-    )
+    responder = ScriptedResponder(solver=[solver], critic=[critic], evaluator=["</think>" + RIGHT], ceo=[CONTINUE])
     result, _ = await run(responder, **{"llm.thinking": True, "llm.context_length": 32768})
     solver_requests = requests_of(responder, "solver")
     assert len(solver_requests) == 2
@@ -290,9 +276,7 @@ async def test_completions_fallback_sends_a_chatml_prompt() -> None:
     responder = ScriptedResponder(evaluator=[RIGHT])
     fake = FakeOpenAIServer(lambda payload: FakeReply("thought</think>\\boxed{42}"))
     await fake.start()
-    config = fake_config(
-        MATH, [fake.base_url], **{"llm.thinking": True, "llm.continuation_api": "completions"}
-    )
+    config = fake_config(MATH, [fake.base_url], **{"llm.thinking": True, "llm.continuation_api": "completions"})
     llm = LLMClient.from_config(config.llm)
     try:
         generation = await llm.generate([{"role": "user", "content": "hi"}], config.agent("solver").llm)
@@ -340,15 +324,7 @@ async def test_code_executor_runs_public_tests_in_the_sandbox() -> None:
     bad = "```python\ndef has_close_elements(numbers, threshold):\n    return True\n```"
     for code, passed in ((good, True), (bad, False)):
         responder = ScriptedResponder(solver=[code], evaluator=[RIGHT])
-        fake = FakeOpenAIServer(responder)
-        await fake.start()
-        config = fake_config("tasksolving/humaneval/smollm2", [fake.base_url])
-        llm = LLMClient.from_config(config.llm)
-        try:
-            result = await TaskSolvingEnvironment(config, llm).solve(sample)
-        finally:
-            await llm.aclose()
-            await fake.stop()
+        result, _ = await run(responder, task="tasksolving/humaneval/smollm2", sample=sample)
         report = next(event.detail for event in result.events if event.kind == "executor")
         assert report["passed"] is passed
         evaluator_prompt = requests_of(responder, "evaluator")[0]["messages"][-1]["content"]
@@ -362,15 +338,7 @@ async def test_code_executor_runs_public_tests_in_the_sandbox() -> None:
 async def test_concept_coverage_executor_names_missing_concepts() -> None:
     sample = Sample(id="c1", input="Use: dog, run, park, ball", target=["dog", "run", "park", "ball"])
     responder = ScriptedResponder(solver=["The dogs were running in the park."], evaluator=[RIGHT])
-    fake = FakeOpenAIServer(responder)
-    await fake.start()
-    config = fake_config("tasksolving/commongen/smollm2", [fake.base_url])
-    llm = LLMClient.from_config(config.llm)
-    try:
-        result = await TaskSolvingEnvironment(config, llm).solve(sample)
-    finally:
-        await llm.aclose()
-        await fake.stop()
+    result, _ = await run(responder, task="tasksolving/commongen/smollm2", sample=sample)
     report = next(event.detail for event in result.events if event.kind == "executor")
     assert report["passed"] is False
     assert report["summary"] == "3 of 4 concepts used; missing: ball."

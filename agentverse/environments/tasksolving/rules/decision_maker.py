@@ -114,43 +114,40 @@ DecisionMaker = Callable[[Team, int], Awaitable[Discussion]]
 DECISION_MAKERS: Registry[DecisionMaker] = Registry("decision_maker")
 
 
-@DECISION_MAKERS.register("vertical-solver-first")
-async def vertical_solver_first(team: Team, max_inner_turns: int) -> Discussion:
-    draft = await team.write(NO_CRITIQUES)
+def notes_from(verdicts: list[CriticVerdict | None]) -> str:
+    return "\n\n".join(verdict.review for verdict in verdicts if verdict is not None) or NO_CRITIQUES
+
+
+async def draft_and_review(team: Team, notes: str, review: Reviewer, max_turns: int) -> Discussion:
+    draft = await team.write(notes)
     if draft is None:
         return Discussion(None, consensus=False, inner_turns=0)
-    return await review_loop(team, draft, team.review_concurrently, max_inner_turns)
+    return await review_loop(team, draft, review, max_turns)
+
+
+@DECISION_MAKERS.register("vertical-solver-first")
+async def vertical_solver_first(team: Team, max_inner_turns: int) -> Discussion:
+    return await draft_and_review(team, NO_CRITIQUES, team.review_concurrently, max_inner_turns)
 
 
 @DECISION_MAKERS.register("vertical")
 async def vertical(team: Team, max_inner_turns: int) -> Discussion:
     advice = await team.review_concurrently(NO_DRAFT)
-    notes = "\n\n".join(verdict.review for verdict in advice if verdict is not None) or NO_CRITIQUES
-    draft = await team.write(notes)
-    if draft is None:
-        return Discussion(None, consensus=False, inner_turns=0)
-    return await review_loop(team, draft, team.review_concurrently, max_inner_turns)
+    return await draft_and_review(team, notes_from(advice), team.review_concurrently, max_inner_turns)
 
 
 @DECISION_MAKERS.register("horizontal")
 async def horizontal(team: Team, max_inner_turns: int) -> Discussion:
-    draft = await team.write(NO_CRITIQUES)
-    if draft is None:
-        return Discussion(None, consensus=False, inner_turns=0)
-    return await review_loop(team, draft, team.review_in_turn, max_inner_turns)
+    return await draft_and_review(team, NO_CRITIQUES, team.review_in_turn, max_inner_turns)
 
 
 @DECISION_MAKERS.register("concurrent")
 async def concurrent(team: Team, max_inner_turns: int) -> Discussion:
-    draft = await team.write(NO_CRITIQUES)
-    if draft is None:
-        return Discussion(None, consensus=False, inner_turns=0)
-    return await review_loop(team, draft, team.review_concurrently, 1)
+    return await draft_and_review(team, NO_CRITIQUES, team.review_concurrently, 1)
 
 
 @DECISION_MAKERS.register("brainstorming")
 async def brainstorming(team: Team, max_inner_turns: int) -> Discussion:
     ideas = await team.review_in_turn(NO_DRAFT)
-    notes = "\n\n".join(verdict.review for verdict in ideas if verdict is not None) or NO_CRITIQUES
-    solution = await team.write(notes)
+    solution = await team.write(notes_from(ideas))
     return Discussion(solution, consensus=False, inner_turns=1 if solution is not None else 0)
