@@ -100,13 +100,16 @@ async def run_benchmark(
     llm = LLMClient.from_config(config.llm)
     environment = SingleAgentEnvironment(config, llm) if single_agent else TaskSolvingEnvironment(config, llm)
     gate = asyncio.Semaphore(concurrency)
+    # One writer at a time, off the event loop: an fsync takes milliseconds on a real disk.
+    write_lock = asyncio.Lock()
     bar = tqdm(total=len(samples), initial=stats.skipped, disable=not progress, desc=config.task.name, unit="problem")
     started = time.perf_counter()
 
     async def run_one(sample: Sample) -> None:
         async with gate:
             record = await solve_one(environment, config, sample, mode)
-        run_dir.append(record)
+        async with write_lock:
+            await asyncio.to_thread(run_dir.append, record)
         stats.add(record)
         if record.status == "failed":
             run_dir.log(f"failed {record.sample_id}: {record.error}")
