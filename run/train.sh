@@ -311,6 +311,11 @@ run_training() {
         --dataset-dir "${DATASET_DIR}" --cutoff-len 512 >&2
     fi
   fi
+  # LLaMA-Factory only warns and falls back to another attention when flash-attn is missing.
+  if grep -qx 'flash_attn: fa2' "${RESOLVED}" && ! "${TRAIN_PYTHON}" -c 'import flash_attn' >/dev/null 2>&1; then
+    die "flash_attn: fa2 but the flash-attn package does not import in ${TRAIN_PYTHON}: install it" \
+      "(EXTRA_PACKAGES=flash-attn bash scripts/setup_train_env.sh) or set FLASH_ATTN=sdpa"
+  fi
   mkdir -p "${OUTPUT_DIR_RESOLVED}"
   # Each node writes the same content; the rename keeps readers from seeing a half-written file.
   cp "${RESOLVED}" "${CONFIG_OUT}.tmp.$$"

@@ -262,3 +262,22 @@ def test_unknown_argument_and_help(tmp_path: Path) -> None:
         ["bash", str(TRAIN_SCRIPT), "--help"], capture_output=True, text=True, timeout=30
     )
     assert completed.returncode == 0 and "Usage: bash run/train.sh" in completed.stdout
+
+
+def test_missing_flash_attention_fails_before_training(tmp_path: Path) -> None:
+    # Not a dry run: llamafactory-cli is `true`, and this interpreter has no flash_attn package.
+    environment = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "TRAIN_PYTHON": sys.executable,
+        "TRAIN_VENV": str(tmp_path / "no-venv"),
+        "LLAMAFACTORY_CLI": "true",
+        "OUTPUT_DIR": str(tmp_path / "output"),
+    }
+    completed = subprocess.run(
+        ["bash", str(TRAIN_SCRIPT)], env=environment, capture_output=True, text=True, timeout=60
+    )
+    if completed.returncode == 0:
+        pytest.skip("flash_attn imports in this interpreter")
+    assert completed.returncode == 2 and "FLASH_ATTN=sdpa" in completed.stderr
+    assert not (tmp_path / "output").exists()
