@@ -7,7 +7,9 @@
 #                         build you want (or TORCH_VERSION=none to keep whatever torch pip picks).
 #   LLAMAFACTORY_VERSION  default 0.9.5 (the release our configs and run/train.sh were checked with).
 #   DEEPSPEED_VERSION     default 0.19.8 (its ops are JIT-compiled on first use).
-#   EXTRA_PACKAGES        more pip requirements, space separated (e.g. "flash-attn wandb" on GPU).
+#   EXTRA_PACKAGES        more pip requirements, space separated, installed last without build
+#                         isolation (on GPU nodes: "flash-attn wandb"; run/train.sh refuses
+#                         flash_attn: fa2 when flash-attn does not import).
 #   PYTHON                interpreter that creates the venv (default python3).
 # Kept apart from the project venv: LLaMA-Factory pins its own transformers/trl/peft.
 # Quirks solved here, not by hand:
@@ -101,9 +103,12 @@ if [[ "${TORCH_VERSION}" != "none" ]]; then
   # torch first, so the constraint below only has to keep it.
   "${PIP[@]}" install -q "torch==${TORCH_VERSION}"
 fi
-# shellcheck disable=SC2086  # EXTRA_PACKAGES is a space-separated list on purpose
-"${PIP[@]}" install -q -c "${CONSTRAINTS}" \
-  "llamafactory==${LLAMAFACTORY_VERSION}" "deepspeed==${DEEPSPEED_VERSION}" ${EXTRA_PACKAGES}
+"${PIP[@]}" install -q -c "${CONSTRAINTS}" "llamafactory==${LLAMAFACTORY_VERSION}" "deepspeed==${DEEPSPEED_VERSION}"
+if [[ -n "${EXTRA_PACKAGES}" ]]; then
+  # flash-attn's build imports torch, so it must see this venv's torch (no build isolation).
+  # shellcheck disable=SC2086  # EXTRA_PACKAGES is a space-separated list on purpose
+  "${PIP[@]}" install -q -c "${CONSTRAINTS}" --no-build-isolation ${EXTRA_PACKAGES}
+fi
 remove_unloadable_extras
 if ! "${VENV_DIR}/bin/python" -c 'import torchaudio' >/dev/null 2>&1; then
   install_torchaudio_stub
