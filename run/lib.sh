@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell helpers for launchers that need a vLLM server: source this file, do not run it.
 #   source run/lib.sh
 #   start_server            # starts vLLM in the background, waits for /v1/models, sets
