@@ -58,10 +58,12 @@ class LLMClient:
         return cls(config, BACKENDS.get(config.backend)(config))
 
     def fit_to_context(self, messages: list[ChatMessage], generation: GenerationConfig) -> GenerationConfig:
-        """Keep prompt + max_tokens inside the context: servers reject requests that overflow it.
+        """Keep prompt + max_tokens inside the context.
 
-        The prompt length is estimated generously (3 characters a token, plus overhead per
-        message) because the tokenizer lives on the server.
+        Some servers reject a request that could overflow the context (vLLM 0.32 instead stops
+        silently at the limit, with finish_reason "length"). The prompt length is estimated
+        generously (3 characters a token, plus overhead per message) because the tokenizer
+        lives on the server; the budget actually sent is recorded with every call.
         """
         estimate = sum(len(message["content"]) // 3 + 16 for message in messages) + 256
         room = max(1, self.config.context_length - estimate)
