@@ -35,6 +35,7 @@ class CallRecord(BaseModel):
     requests: int = 0
     latency_s: float = 0.0
     endpoint: str | None = None
+    max_tokens_sent: int | None = None  # after fitting into the context; may be below generation.max_tokens
 
 
 EventKind = Literal[

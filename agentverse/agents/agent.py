@@ -118,6 +118,7 @@ class Agent:
             "requests": result.requests,
             "latency_s": result.latency_s,
             "endpoint": result.endpoint,
+            "max_tokens_sent": result.max_tokens,
         }
         try:
             parsed = self.parser(result.content, expected)

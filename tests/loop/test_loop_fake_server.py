@@ -342,3 +342,12 @@ async def test_concept_coverage_executor_names_missing_concepts() -> None:
     report = next(event.detail for event in result.events if event.kind == "executor")
     assert report["passed"] is False
     assert report["summary"] == "3 of 4 concepts used; missing: ball."
+
+
+async def test_budget_is_fitted_into_the_context_and_recorded() -> None:
+    responder = ScriptedResponder(evaluator=[RIGHT])
+    result, _ = await run(responder, **{"llm.context_length": 1000})
+    solver_call = next(call for call in result.calls if call.agent_type == "solver")
+    sent = requests_of(responder, "solver")[0]["max_tokens"]
+    assert solver_call.generation.max_tokens == 256  # what the config asked for
+    assert sent == solver_call.max_tokens_sent < 256  # what the context allowed, sent and recorded
