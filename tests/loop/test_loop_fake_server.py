@@ -346,7 +346,7 @@ async def test_concept_coverage_executor_names_missing_concepts() -> None:
 
 async def test_budget_is_fitted_into_the_context_and_recorded() -> None:
     responder = ScriptedResponder(evaluator=[RIGHT])
-    result, _ = await run(responder, **{"llm.context_length": 1000})
+    result, _ = await run(responder, **{"llm.context_length": 600})
     solver_call = next(call for call in result.calls if call.agent_type == "solver")
     sent = requests_of(responder, "solver")[0]["max_tokens"]
     assert solver_call.generation.max_tokens == 256  # what the config asked for
