@@ -1,12 +1,14 @@
 """Packaging for MAS-TTS: multi-agent test-time scaling with a CEO agent."""
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 setup(
     name="mas-tts",
     version="0.1.0",
     description="Adaptive multi-agent collaborative reasoning with a CEO agent (MAS-TTS / M1-32B).",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=(Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["agentverse*", "agentverse_command*", "dataloader*"]),

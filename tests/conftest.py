@@ -18,6 +18,7 @@ def fake_config(task: str, base_urls: list[str], **overrides: Any) -> TaskConfig
         "llm.retry_backoff_s": 0.01,
         "llm.context_length": 1_000_000,
         "llm.max_concurrency": 64,
+        "environment.rule.decision_maker.max_inner_turns": 3,  # the paper's inner loop
         **overrides,
     }
     config, _ = load_task_config(task, settings)

@@ -20,6 +20,7 @@ CONTINUE = "### Decision: <Continue>\n### Recruit Number: 2\n### Direction: Veri
 STOP = "### Decision: <Stop>\n### Recruit Number: 2\n### Direction: Done.\n### Maximum Tokens: 128"
 WRONG = "### Correctness: 0\n### Advice: Recheck the product.\n### Recruiting Suggestion: An arithmetician."
 RIGHT = "### Correctness: 1\n### Advice: Fine.\n### Recruiting Suggestion: None."
+ATTEMPTS = fake_config(MATH, ["http://127.0.0.1:1/v1"]).agent("ceo").max_retry  # the same for every agent
 
 
 async def run(
@@ -156,9 +157,9 @@ async def test_malformed_ceo_is_retried_then_recorded_with_fallback() -> None:
     responder = ScriptedResponder(ceo=["I think we should keep going."], evaluator=[RIGHT])
     result, _ = await run(responder)
     ceo_calls = [call for call in result.calls if call.agent_type == "ceo"]
-    assert [call.status for call in ceo_calls] == ["parse_error"] * 3
+    assert [call.status for call in ceo_calls] == ["parse_error"] * ATTEMPTS
     assert all(call.content == "I think we should keep going." for call in ceo_calls)
-    assert result.fallbacks == 1 and result.failed_calls == 3
+    assert result.fallbacks == 1 and result.failed_calls == ATTEMPTS
     decision = result.ceo_decisions[0]
     assert decision["source"] == "fallback" and decision["recruit_number"] == 2 and decision["max_tokens"] is None
     assert {payload["max_tokens"] for payload in requests_of(responder, "solver")} == {256}  # configured budget
@@ -168,7 +169,7 @@ async def test_malformed_roles_are_retried_then_generic_roles_recorded() -> None
     responder = ScriptedResponder(role_assigner=["Some experts would help."], evaluator=[RIGHT])
     result, _ = await run(responder)
     statuses = [call.status for call in result.calls if call.agent_type == "role_assigner"]
-    assert statuses == ["parse_error"] * 3
+    assert statuses == ["parse_error"] * ATTEMPTS
     fallback = next(event.detail for event in result.events if event.kind == "fallback")
     assert fallback["agent"] == "role_assigner" and fallback["used"] == "generic roles"
     assert result.status == "ok"
@@ -232,7 +233,7 @@ async def test_solver_empty_reply_fails_problem() -> None:
     responder = ScriptedResponder(solver=["   "])
     result, _ = await run(responder)
     assert result.status == "failed" and result.final_answer is None
-    assert [call.status for call in result.calls if call.agent_type == "solver"] == ["parse_error"] * 3
+    assert [call.status for call in result.calls if call.agent_type == "solver"] == ["parse_error"] * ATTEMPTS
 
 
 async def test_thinking_model_forces_answer_at_budget_and_hides_thinking() -> None:
@@ -311,7 +312,7 @@ async def test_unreadable_evaluator_counts_as_not_correct_and_is_recorded() -> N
     result, _ = await run(responder)
     assert result.termination == "max_turn" and result.rounds == 2
     assert result.evaluator_correct is False and result.fallbacks == 2
-    assert [call.status for call in result.calls if call.agent_type == "evaluator"] == ["parse_error"] * 6
+    assert [call.status for call in result.calls if call.agent_type == "evaluator"] == ["parse_error"] * 2 * ATTEMPTS
     second_ceo = requests_of(responder, "ceo")[1]["messages"][-1]["content"]
     assert "The evaluation failed" in second_ceo
 
