@@ -204,13 +204,9 @@ def format_level(report: LevelReport) -> str:
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--base-url", action="append", required=True, help="Base URL ending in /v1; repeatable."
-    )
+    parser.add_argument("--base-url", action="append", required=True, help="Base URL ending in /v1; repeatable.")
     parser.add_argument("--model", default=None, help="Served model name (default: the first of /v1/models).")
-    parser.add_argument(
-        "--concurrency", type=int, nargs="+", default=[1, 16], help="Requests in flight per base URL."
-    )
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16], help="Requests in flight per base URL.")
     parser.add_argument("--max-tokens", type=int, default=128, help="Completion tokens per request.")
     parser.add_argument("--temperature", type=float, default=0.7)
     parser.add_argument("--top-p", type=float, default=0.95)
@@ -218,9 +214,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--endpoint", choices=["chat", "completions"], default="chat", help="chat/completions or completions."
     )
-    parser.add_argument(
-        "--no-ignore-eos", dest="ignore_eos", action="store_false", help="Do not ask for ignore_eos."
-    )
+    parser.add_argument("--no-ignore-eos", dest="ignore_eos", action="store_false", help="Do not ask for ignore_eos.")
     parser.add_argument("--requests", type=int, default=0, help="Requests per level and URL.")
     parser.add_argument("--waves", type=int, default=2, help="Default requests = waves x in flight.")
     parser.add_argument("--minimum-requests", type=int, default=4, help="Floor for the default count.")

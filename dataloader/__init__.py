@@ -95,7 +95,5 @@ def read_located(spec: Benchmark, path: Path | None, options: LoadOptions) -> li
     if file_path.is_file():
         return read_samples(file_path, spec, options)
     if path is None and spec.offline_records is not None:
-        return samples_from_records(
-            spec.offline_records(), spec, options, source=f"{spec.name} (offline package)"
-        )
+        return samples_from_records(spec.offline_records(), spec, options, source=f"{spec.name} (offline package)")
     raise missing_file_error(file_path, spec.name)

@@ -116,9 +116,7 @@ def check_unique_ids(located: list[tuple[str, Sample]]) -> None:
     first_seen: dict[str, str] = {}
     for where, sample in located:
         if sample.id in first_seen:
-            raise DataError(
-                f"{where}, field 'id': duplicate id {sample.id!r} (first seen at {first_seen[sample.id]})"
-            )
+            raise DataError(f"{where}, field 'id': duplicate id {sample.id!r} (first seen at {first_seen[sample.id]})")
         first_seen[sample.id] = where
 
 

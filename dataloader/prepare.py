@@ -82,9 +82,7 @@ def fetch_records(
         return spec.offline_records(), f"{spec.name} offline package", [note]
 
 
-def offline_or_fail(
-    spec: Benchmark, source: str | None, offline: bool
-) -> tuple[list[dict[str, Any]], str, list[str]]:
+def offline_or_fail(spec: Benchmark, source: str | None, offline: bool) -> tuple[list[dict[str, Any]], str, list[str]]:
     if spec.hub is None and source is not None:
         raise SourceUnavailableError(f"{spec.name} source {source!r} is neither an existing file nor a URL")
     if spec.offline_records is not None:

@@ -30,8 +30,7 @@ TASKS = {
 SOLVER_FORMAT = {
     "math": "Give the final answer in \\boxed{}.",
     "multiple-choice": "End with the letter of the correct option in \\boxed{}, for example \\boxed{C}.",
-    "code": "Give the complete Python function in a single ```python code block, keeping the given name and"
-    " signature.",
+    "code": "Give the complete Python function in a single ```python code block, keeping the given name and signature.",
     "concept-coverage": "Reply with the paragraph only, using every listed concept.",
 }
 

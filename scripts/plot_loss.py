@@ -91,9 +91,7 @@ def plot(points: list[tuple[int, float]], output_path: Path, title: str) -> Path
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output_dir", type=Path, help="Trainer output directory.")
-    parser.add_argument(
-        "--output", type=Path, default=None, help="PNG to write (default OUTPUT_DIR/loss.png)."
-    )
+    parser.add_argument("--output", type=Path, default=None, help="PNG to write (default OUTPUT_DIR/loss.png).")
     args = parser.parse_args(argv)
     try:
         points, source = read_losses(args.output_dir)
@@ -102,9 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     non_finite = [step for step, loss in points if not math.isfinite(loss)]
     if non_finite:
         print(f"warning: non-finite loss at step(s) {non_finite}")
-    output_path = plot(
-        points, args.output or args.output_dir / "loss.png", f"{args.output_dir.name}: training loss"
-    )
+    output_path = plot(points, args.output or args.output_dir / "loss.png", f"{args.output_dir.name}: training loss")
     print(f"wrote {output_path} ({len(points)} points from {source.name}, last step {points[-1][0]})")
     return 0
 

@@ -28,9 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n", 1)[1],
     )
-    parser.add_argument(
-        "benchmarks", nargs="*", metavar="BENCHMARK", help=f"any of: {', '.join(benchmark_names())}"
-    )
+    parser.add_argument("benchmarks", nargs="*", metavar="BENCHMARK", help=f"any of: {', '.join(benchmark_names())}")
     parser.add_argument("--all", action="store_true", help="Prepare every benchmark.")
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="Output root (default: data).")
     parser.add_argument(
@@ -58,9 +56,7 @@ def selected_benchmarks(args: argparse.Namespace, parser: argparse.ArgumentParse
 
 def prepare_one(name: str, args: argparse.Namespace) -> bool:
     try:
-        result = prepare_benchmark(
-            name, args.out_dir, source=args.source, limit=args.limit, offline=args.offline
-        )
+        result = prepare_benchmark(name, args.out_dir, source=args.source, limit=args.limit, offline=args.offline)
     except DataError as error:  # includes the gated-dataset and unreachable-source messages
         print(f"{name}: {error}", file=sys.stderr)
         return False

@@ -173,16 +173,12 @@ def _repairable(messages: Any) -> bool:
     return (
         isinstance(messages, list)
         and all(isinstance(message, dict) for message in messages)
-        and all(
-            message.get("role") in ROLES and isinstance(message.get("content"), str) for message in messages
-        )
+        and all(message.get("role") in ROLES and isinstance(message.get("content"), str) for message in messages)
         and all(message["content"].strip() for message in messages)
     )
 
 
-def convert_row(
-    row: Any, row_index: int, agents: Sequence[str], repair: bool, report: ConversionReport
-) -> list[Row]:
+def convert_row(row: Any, row_index: int, agents: Sequence[str], repair: bool, report: ConversionReport) -> list[Row]:
     """The training conversations of one M500 row; problems are recorded in `report`."""
     if not isinstance(row, dict):
         report.skip("row is not an object", f"row {row_index}")
@@ -204,16 +200,12 @@ def convert_row(
         if problem is not None:
             report.skip(problem, where)
             continue
-        conversations.append(
-            {"id": f"m500-{row_index}-{agent}", "agent": agent, "messages": _clean_messages(messages)}
-        )
+        conversations.append({"id": f"m500-{row_index}-{agent}", "agent": agent, "messages": _clean_messages(messages)})
         report.written_per_agent[agent] += 1
     return conversations
 
 
-def convert_rows(
-    rows: Sequence[Any], agents: Sequence[str], repair: bool
-) -> tuple[list[Row], ConversionReport]:
+def convert_rows(rows: Sequence[Any], agents: Sequence[str], repair: bool) -> tuple[list[Row], ConversionReport]:
     report = ConversionReport(rows=len(rows))
     conversations: list[Row] = []
     for row_index, row in enumerate(rows):
@@ -308,16 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--input", type=Path, default=None, help="Local .json/.jsonl/.parquet file in the M500 schema."
-    )
-    parser.add_argument(
-        "--hub-dataset", default=DEFAULT_HUB_DATASET, help="Hub dataset used without --input."
-    )
+    parser.add_argument("--input", type=Path, default=None, help="Local .json/.jsonl/.parquet file in the M500 schema.")
+    parser.add_argument("--hub-dataset", default=DEFAULT_HUB_DATASET, help="Hub dataset used without --input.")
     parser.add_argument("--split", default="train", help="Hub split (default train).")
-    parser.add_argument(
-        "--dataset-dir", type=Path, default=DEFAULT_DATASET_DIR, help="LLaMA-Factory dataset_dir."
-    )
+    parser.add_argument("--dataset-dir", type=Path, default=DEFAULT_DATASET_DIR, help="LLaMA-Factory dataset_dir.")
     parser.add_argument("--dataset-name", default="m500", help="Name registered in dataset_info.json.")
     parser.add_argument(
         "--agents",
@@ -326,15 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=list(AGENT_COLUMNS),
         help=f"Comma-separated agents whose conversations are kept (default all: {','.join(AGENT_COLUMNS)}).",
     )
-    parser.add_argument(
-        "--repair", action="store_true", help="Merge same-role runs and drop a trailing user turn."
-    )
-    parser.add_argument(
-        "--tokenizer", default=DEFAULT_TOKENIZER, help="Tokenizer for length statistics, or none."
-    )
-    parser.add_argument(
-        "--cutoff-len", type=int, default=32768, help="cutoff_len the lengths are compared with."
-    )
+    parser.add_argument("--repair", action="store_true", help="Merge same-role runs and drop a trailing user turn.")
+    parser.add_argument("--tokenizer", default=DEFAULT_TOKENIZER, help="Tokenizer for length statistics, or none.")
+    parser.add_argument("--cutoff-len", type=int, default=32768, help="cutoff_len the lengths are compared with.")
     parser.add_argument("--report", type=Path, default=None, help="Also write the report as JSON here.")
     return parser
 

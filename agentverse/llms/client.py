@@ -109,9 +109,7 @@ class LLMClient:
         if first.finish_reason != "length":
             # Stopped without closing its thoughts: everything it wrote is the answer.
             return first.text.strip(), None, [first], False
-        answer_budget = max(
-            1, min(self.config.context_length - generation.max_tokens, generation.max_tokens // 2)
-        )
+        answer_budget = max(1, min(self.config.context_length - generation.max_tokens, generation.max_tokens // 2))
         forced_prefix = f"{prefill}{first.text}\n{THINK_CLOSE}\n\n"
         second = await self.backend.complete(
             messages, generation.model_copy(update={"max_tokens": answer_budget}), forced_prefix

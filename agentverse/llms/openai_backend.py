@@ -95,9 +95,7 @@ class OpenAIBackend:
         if config.api_key_env:
             api_key = environ.get(config.api_key_env)
             if not api_key:
-                raise MissingAPIKey(
-                    f"llm.api_key_env: the environment variable {config.api_key_env} is not set"
-                )
+                raise MissingAPIKey(f"llm.api_key_env: the environment variable {config.api_key_env} is not set")
         self.endpoints = [Endpoint(url, config, api_key) for url in config.base_urls]
 
     def pick_endpoint(self, avoid: set[str]) -> Endpoint:

@@ -42,14 +42,10 @@ class LoadedModel:
         self.model.eval()
         self.context_length = int(getattr(self.model.config, "max_position_embeddings", 2048))
 
-    def generate(
-        self, messages: list[ChatMessage], generation: GenerationConfig, prefill: str
-    ) -> dict[str, Any]:
+    def generate(self, messages: list[ChatMessage], generation: GenerationConfig, prefill: str) -> dict[str, Any]:
         import torch
 
-        prompt = self.tokenizer.apply_chat_template(
-            list(messages), add_generation_prompt=True, tokenize=False
-        )
+        prompt = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
         encoded = self.tokenizer(prompt + prefill, return_tensors="pt", add_special_tokens=False)
         prompt_tokens = int(encoded["input_ids"].shape[1])
         room = self.context_length - prompt_tokens

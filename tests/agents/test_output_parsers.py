@@ -17,14 +17,23 @@ from agentverse.environments.tasksolving.rules.ceo import snap_to_menu
 from agentverse.llms.client import split_reasoning
 
 CEO_CASES = [
-    ("### Decision: <Continue>\n### Recruit Number: 3\n### Direction: Fix step 2.\n### Maximum Tokens: 8192",
-     ("continue", 3, "Fix step 2.", 8192)),
-    ("**Decision:** Stop\n**Recruit Number:** <2>\n**Direction:** done\n**Maximum Tokens:** 4,096",
-     ("stop", 2, "done", 4096)),
-    ("decision: continue\nrecruit number: 4\ndirection: check\nthe units\nmaximum tokens: 16384 tokens",
-     ("continue", 4, "check\nthe units", 16384)),
-    ("Thinking first...\n### Decision: <Stop>\n### Recruit Number: 2\n### Direction: ok\n### Maximum Tokens: <32000>",
-     ("stop", 2, "ok", 32000)),
+    (
+        "### Decision: <Continue>\n### Recruit Number: 3\n### Direction: Fix step 2.\n### Maximum Tokens: 8192",
+        ("continue", 3, "Fix step 2.", 8192),
+    ),
+    (
+        "**Decision:** Stop\n**Recruit Number:** <2>\n**Direction:** done\n**Maximum Tokens:** 4,096",
+        ("stop", 2, "done", 4096),
+    ),
+    (
+        "decision: continue\nrecruit number: 4\ndirection: check\nthe units\nmaximum tokens: 16384 tokens",
+        ("continue", 4, "check\nthe units", 16384),
+    ),
+    (
+        "Thinking first...\n### Decision: <Stop>\n### Recruit Number: 2\n"
+        "### Direction: ok\n### Maximum Tokens: <32000>",
+        ("stop", 2, "ok", 32000),
+    ),
 ]
 
 

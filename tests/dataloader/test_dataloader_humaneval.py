@@ -51,9 +51,7 @@ def test_load_samples_falls_back_to_the_package_when_the_default_file_is_missing
 @pytest.mark.parametrize("task_id", ["HumanEval/0", "HumanEval/32", "HumanEval/38", "HumanEval/163"])
 def test_canonical_solution_passes_the_target(samples: dict[str, Sample], task_id: str) -> None:
     sample = samples[task_id]
-    result = runs_cleanly(
-        sample.metadata["prompt"] + sample.metadata["canonical_solution"] + "\n" + str(sample.target)
-    )
+    result = runs_cleanly(sample.metadata["prompt"] + sample.metadata["canonical_solution"] + "\n" + str(sample.target))
     assert result.returncode == 0, result.stderr
 
 

@@ -66,9 +66,7 @@ def test_missing_file_says_how_to_create_it(tmp_path: Path) -> None:
         ({"id": "x", "input": "Q", "target": ["1"]}, "target"),  # math targets are strings
     ],
 )
-def test_bad_normalized_line_names_file_line_and_field(
-    tmp_path: Path, line: dict[str, Any], field: str
-) -> None:
+def test_bad_normalized_line_names_file_line_and_field(tmp_path: Path, line: dict[str, Any], field: str) -> None:
     path = write_lines(tmp_path / "bad.jsonl", [*normalized_rows()[:2], line])
     with pytest.raises(DataError) as caught:
         load_samples("math500", path)

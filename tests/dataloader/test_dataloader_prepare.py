@@ -65,9 +65,7 @@ def test_gpqa_file_keeps_the_unshuffled_raw_fields(tmp_path: Path) -> None:
     first = json.loads(result.path.read_text(encoding="utf-8").splitlines()[0])
     assert first["target"] == "The z-component of the spin"
     assert "permutation" not in first["metadata"]
-    assert {sample.target for sample in load_samples("gpqa_diamond", result.path, shuffle_options=False)} == {
-        "B"
-    }
+    assert {sample.target for sample in load_samples("gpqa_diamond", result.path, shuffle_options=False)} == {"B"}
 
 
 def test_limit_and_the_size_note(tmp_path: Path) -> None:

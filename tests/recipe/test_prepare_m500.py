@@ -157,9 +157,7 @@ def test_read_local_rows_formats(tmp_path: Path, suffix: str) -> None:
         ("rows.csv", "a,b", "unsupported extension"),
     ],
 )
-def test_read_local_rows_rejects_bad_files(
-    tmp_path: Path, file_name: str, content: str, expected: str
-) -> None:
+def test_read_local_rows_rejects_bad_files(tmp_path: Path, file_name: str, content: str, expected: str) -> None:
     path = tmp_path / file_name
     path.write_text(content, encoding="utf-8")
     with pytest.raises(prepare.InputError, match=expected):
@@ -185,9 +183,7 @@ def test_hub_loading_uses_the_injected_loader(tmp_path: Path, capsys: pytest.Cap
 
 
 def test_main_registers_dataset_and_keeps_other_entries(tmp_path: Path) -> None:
-    (tmp_path / "dataset_info.json").write_text(
-        json.dumps({"other": {"file_name": "o.json"}}), encoding="utf-8"
-    )
+    (tmp_path / "dataset_info.json").write_text(json.dumps({"other": {"file_name": "o.json"}}), encoding="utf-8")
     exit_code = prepare.main(["--input", str(FIXTURE), "--dataset-dir", str(tmp_path), "--tokenizer", "none"])
     assert exit_code == 0
     info = json.loads((tmp_path / "dataset_info.json").read_text(encoding="utf-8"))
@@ -207,15 +203,11 @@ def test_main_registers_dataset_and_keeps_other_entries(tmp_path: Path) -> None:
 
 
 def test_committed_dataset_info_matches_the_script() -> None:
-    info = json.loads(
-        (REPO_ROOT / "LLaMA-Factory" / "data" / "dataset_info.json").read_text(encoding="utf-8")
-    )
+    info = json.loads((REPO_ROOT / "LLaMA-Factory" / "data" / "dataset_info.json").read_text(encoding="utf-8"))
     assert info["m500"] == prepare.dataset_info_entry("m500.json")
 
 
-def test_main_reports_skips_and_fails_when_nothing_is_valid(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_main_reports_skips_and_fails_when_nothing_is_valid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps({"critic_messages": [message("assistant")]}) + "\n", encoding="utf-8")
     arguments = ["--input", str(path), "--dataset-dir", str(tmp_path / "out"), "--tokenizer", "none"]

@@ -255,9 +255,7 @@ def test_completions_with_raw_chatml_prompt(server: Server) -> None:
     assert body["object"] == "text_completion"
     assert "Paris" in body["choices"][0]["text"]
     assert not body["choices"][0]["text"].lstrip().startswith("The capital")
-    short = post(
-        server, "/completions", {"prompt": prompt, "max_tokens": 2, "temperature": 0.7, "top_p": 0.95}
-    )
+    short = post(server, "/completions", {"prompt": prompt, "max_tokens": 2, "temperature": 0.7, "top_p": 0.95})
     assert short["choices"][0]["finish_reason"] == "length"
     assert short["usage"]["completion_tokens"] == 2
 
@@ -291,9 +289,7 @@ async def most_running(client: httpx.AsyncClient, metrics_url: str, done: asynci
     return most
 
 
-async def concurrent_chats(
-    base_url: str, in_flight: int, max_tokens: int
-) -> tuple[int, list[dict[str, Any]]]:
+async def concurrent_chats(base_url: str, in_flight: int, max_tokens: int) -> tuple[int, list[dict[str, Any]]]:
     async with httpx.AsyncClient(base_url=base_url, timeout=300) as client:
         done = asyncio.Event()
         watcher = asyncio.create_task(most_running(client, base_url.removesuffix("/v1") + "/metrics", done))

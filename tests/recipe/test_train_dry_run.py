@@ -192,9 +192,7 @@ def test_slurm_variables_are_derived(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("scontrol") is not None, reason="a real scontrol is on PATH")
 def test_slurm_nodelist_parsed_without_scontrol(tmp_path: Path) -> None:
-    result = dry_run(
-        tmp_path=tmp_path, **(SLURM | {"SLURM_GPUS_ON_NODE": "", "SLURM_GPUS_PER_NODE": "a100:4"})
-    )
+    result = dry_run(tmp_path=tmp_path, **(SLURM | {"SLURM_GPUS_ON_NODE": "", "SLURM_GPUS_PER_NODE": "a100:4"}))
     assert result.returncode == 0, result.stderr
     assert "MASTER_ADDR=gpu07" in result.command and "NPROC_PER_NODE=4" in result.command
 
@@ -258,9 +256,7 @@ def test_smoke_dry_run(tmp_path: Path) -> None:
 
 def test_unknown_argument_and_help(tmp_path: Path) -> None:
     assert dry_run("--bogus", tmp_path=tmp_path).returncode == 2
-    completed = subprocess.run(
-        ["bash", str(TRAIN_SCRIPT), "--help"], capture_output=True, text=True, timeout=30
-    )
+    completed = subprocess.run(["bash", str(TRAIN_SCRIPT), "--help"], capture_output=True, text=True, timeout=30)
     assert completed.returncode == 0 and "Usage: bash run/train.sh" in completed.stdout
 
 
@@ -274,9 +270,7 @@ def test_missing_flash_attention_fails_before_training(tmp_path: Path) -> None:
         "LLAMAFACTORY_CLI": "true",
         "OUTPUT_DIR": str(tmp_path / "output"),
     }
-    completed = subprocess.run(
-        ["bash", str(TRAIN_SCRIPT)], env=environment, capture_output=True, text=True, timeout=60
-    )
+    completed = subprocess.run(["bash", str(TRAIN_SCRIPT)], env=environment, capture_output=True, text=True, timeout=60)
     if completed.returncode == 0:
         pytest.skip("flash_attn imports in this interpreter")
     assert completed.returncode == 2 and "FLASH_ATTN=sdpa" in completed.stderr

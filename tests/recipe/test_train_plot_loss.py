@@ -24,9 +24,7 @@ def run_plot(output_dir: Path) -> subprocess.CompletedProcess[str]:
 
 def trainer_state(steps: list[int]) -> str:
     history = [{"step": step, "loss": 2.0 / step, "learning_rate": 1e-5} for step in steps]
-    return json.dumps(
-        {"global_step": steps[-1], "log_history": [*history, {"step": steps[-1], "train_loss": 1.0}]}
-    )
+    return json.dumps({"global_step": steps[-1], "log_history": [*history, {"step": steps[-1], "train_loss": 1.0}]})
 
 
 def test_plots_the_final_trainer_state(tmp_path: Path) -> None:
@@ -40,9 +38,7 @@ def test_plots_the_final_trainer_state(tmp_path: Path) -> None:
 def test_falls_back_to_the_newest_checkpoint_then_the_jsonl_log(tmp_path: Path) -> None:
     for step in (2, 10):
         (tmp_path / f"checkpoint-{step}").mkdir()
-        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(
-            trainer_state(list(range(1, step + 1)))
-        )
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(trainer_state(list(range(1, step + 1))))
     assert "last step 10" in run_plot(tmp_path).stdout
 
     log_only = tmp_path / "log-only"

@@ -101,9 +101,7 @@ def dataset_dir(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Pa
 
 
 def run_train(output_dir: Path, dataset_dir: Path, model_dir: Path, mode: str, max_steps: int) -> TrainRun:
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith(("SLURM_", "WANDB_"))
-    }
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("SLURM_", "WANDB_"))}
     environment |= MODES[mode] | {
         "SMOKE": "1",
         "MODEL_PATH": str(model_dir),
@@ -123,9 +121,7 @@ def run_train(output_dir: Path, dataset_dir: Path, model_dir: Path, mode: str, m
         timeout=RUN_TIMEOUT_SECONDS,
     )
     wall_seconds = time.monotonic() - started
-    (output_dir.parent / f"{output_dir.name}-steps{max_steps}.log").write_text(
-        completed.stdout, encoding="utf-8"
-    )
+    (output_dir.parent / f"{output_dir.name}-steps{max_steps}.log").write_text(completed.stdout, encoding="utf-8")
     assert completed.returncode == 0, completed.stdout[-5000:]
     return TrainRun(
         log=completed.stdout,
@@ -207,9 +203,7 @@ def test_second_run_resumes_from_the_checkpoint(smoke_runs: SmokeRuns) -> None:
     log = smoke_runs.resumed.log
     assert f"resuming from {smoke_runs.output_dir}/checkpoint-3" in log
     assert "global step 3" in log  # the Trainer's own "Resuming training from checkpoint ..." line
-    assert (
-        "resume_from_checkpoint" not in smoke_runs.first.log.split("resolved config", 1)[1].split("\n[", 1)[0]
-    )
+    assert "resume_from_checkpoint" not in smoke_runs.first.log.split("resolved config", 1)[1].split("\n[", 1)[0]
     state = smoke_runs.resumed.trainer_state
     assert state["global_step"] == 4
     step_losses = losses(state)
