@@ -21,7 +21,7 @@ from dataloader.base import Sample
 
 
 async def run(task: str, tokens: int, repeats: int, in_flight: int) -> None:
-    config, _ = load_task_config(task, {"environment.max_turn": 1})
+    config, _ = load_task_config(task, {"environment.max_turn": 1, "llm.max_concurrency": in_flight})
     llm = LLMClient.from_config(config.llm)
     messages = [{"role": "user", "content": "Explain why the sum of two even numbers is even."}]
     generation = config.agent("solver").llm.model_copy(update={"max_tokens": tokens})
@@ -32,13 +32,14 @@ async def run(task: str, tokens: int, repeats: int, in_flight: int) -> None:
         result = await llm.generate(messages, generation)
         rate = result.completion_tokens / result.latency_s
         print(f"1 in flight: {result.completion_tokens} tokens in {result.latency_s:.2f}s = {rate:.1f} tokens/s")
+    batches_before = len(llm.backend.batch_sizes)
     started = time.perf_counter()
     results = await asyncio.gather(*(llm.generate(messages, generation) for _ in range(in_flight)))
     elapsed = time.perf_counter() - started
     produced = sum(result.completion_tokens for result in results)
     print(
         f"{in_flight} in flight: {produced} tokens in {elapsed:.1f}s = {produced / elapsed:.1f} tokens/s aggregate "
-        "(the in-process backend serves one request at a time)"
+        f"(batches of {llm.backend.batch_sizes[batches_before:]})"
     )
     sample = Sample(id="bench", input="What is 12 * 7? Give the answer in \\boxed{}.", target="84")
     result = await TaskSolvingEnvironment(config, llm).solve(sample)

