@@ -14,7 +14,7 @@
 #   SERVE        auto (default) | vllm | none (in-process transformers backend, smollm2 only)
 #   SERVED_MODEL_NAME  the model name the endpoint serves (default m1-32b, or smollm2)
 #   MODEL_PATH   what vLLM serves (default Can111/m1-32b; for smollm2 the converted .cache/smollm2-hf)
-#   CONCURRENCY  problems in flight (default 64 with a server, 1 in-process)
+#   CONCURRENCY  problems in flight (default 64 with a server, 8 in-process: the embedded backend batches them)
 #   RUN_ROOT     where run directories go (default outputs/inference/MODEL)
 #   PYTHON       interpreter with this project installed (default .venv/bin/python, else python3)
 #   Server settings (TENSOR_PARALLEL_SIZE, MAX_MODEL_LEN, PORT, ...) are those of run/serve.sh.
@@ -69,7 +69,7 @@ else
     exit 2
   fi
 fi
-if [[ ${#model_args[@]} -gt 0 ]]; then CONCURRENCY="${CONCURRENCY:-64}"; else CONCURRENCY="${CONCURRENCY:-1}"; fi
+if [[ ${#model_args[@]} -gt 0 ]]; then CONCURRENCY="${CONCURRENCY:-64}"; else CONCURRENCY="${CONCURRENCY:-8}"; fi
 
 run_dirs=()
 for dataset in "${datasets[@]}"; do
