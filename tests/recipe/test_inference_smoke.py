@@ -27,7 +27,7 @@ def test_inference_serves_runs_grades_and_reports(tmp_path: Path) -> None:
         "PID_FILE": str(tmp_path / "vllm.pid"),
     }
     finished = subprocess.run(
-        ["bash", "run/inference.sh", "--no-progress"],
+        ["bash", "run/inference.sh", "--no-progress", "--max-turn", "1"],
         cwd=ROOT,
         env=environment,
         capture_output=True,

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVE_PYTHON = ROOT / ".venvs" / "serve" / "bin" / "python"
 MODEL_DIR = ROOT / ".cache" / "smollm2-hf"
 MODEL_NAME = "smollm2"
+CONTEXT = 1024  # the served max length: small, because prompt processing on 2 CPU cores is slow
 STARTUP_TIMEOUT_S = 600
 QUESTION = "Name the capital of France."
 
@@ -88,7 +89,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         **os.environ,
         "MODEL_PATH": str(MODEL_DIR),
         "SERVED_MODEL_NAME": MODEL_NAME,
-        "MAX_MODEL_LEN": "2048",
+        "MAX_MODEL_LEN": str(CONTEXT),
         "PORT": str(port),
         "SERVE_DEVICE": "cpu",
         "SERVE_PYTHON": str(SERVE_PYTHON),
@@ -143,7 +144,7 @@ def chat_text(body: dict[str, Any]) -> str:
 def test_models_lists_the_served_name(server: Server) -> None:
     body = httpx.get(f"{server.base_url}/models", timeout=30).json()
     assert [model["id"] for model in body["data"]] == [MODEL_NAME]
-    assert body["data"][0]["max_model_len"] == 2048
+    assert body["data"][0]["max_model_len"] == CONTEXT
 
 
 def test_chat_sampling_usage_and_length_finish(server: Server) -> None:
@@ -317,7 +318,7 @@ def test_many_requests_in_flight_are_batched(server: Server) -> None:
 def test_context_limit_caps_or_rejects(server: Server) -> None:
     """Past the context: max_tokens is capped silently ("length" below max_tokens); a prompt
     longer than the context is a 400, which the client must record, not retry."""
-    filler = "word " * 1990
+    filler = "word " * (CONTEXT - 58)  # leaves fewer than 500 tokens of room
     capped = post(
         server,
         "/chat/completions",
@@ -330,7 +331,7 @@ def test_context_limit_caps_or_rejects(server: Server) -> None:
     )
     usage = capped["usage"]
     assert capped["choices"][0]["finish_reason"] == "length"
-    assert usage["prompt_tokens"] + usage["completion_tokens"] == 2048
+    assert usage["prompt_tokens"] + usage["completion_tokens"] == CONTEXT
     assert usage["completion_tokens"] < 500
     response = httpx.post(
         f"{server.base_url}/chat/completions",

@@ -100,18 +100,14 @@ def dataset_dir(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Pa
     return directory
 
 
-def run_train(output_dir: Path, dataset_dir: Path, model_dir: Path, mode: str, max_steps: int) -> TrainRun:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("SLURM_", "WANDB_"))}
-    environment |= MODES[mode] | {
-        "SMOKE": "1",
-        "MODEL_PATH": str(model_dir),
-        "DATASET_DIR": str(dataset_dir),
-        "OUTPUT_DIR": str(output_dir),
-        "MAX_STEPS": str(max_steps),
-        "HF_TOKEN": FAKE_TOKEN,
-    }
-    started = time.monotonic()
-    completed = subprocess.run(
+def clean_environment() -> dict[str, str]:
+    """This process's environment without scheduler or wandb variables that would change the run."""
+    return {key: value for key, value in os.environ.items() if not key.startswith(("SLURM_", "WANDB_"))}
+
+
+def train_script(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`bash run/train.sh` with this environment; stdout and stderr combined."""
+    return subprocess.run(
         ["bash", "run/train.sh"],
         cwd=REPO_ROOT,
         env=environment,
@@ -120,6 +116,23 @@ def run_train(output_dir: Path, dataset_dir: Path, model_dir: Path, mode: str, m
         text=True,
         timeout=RUN_TIMEOUT_SECONDS,
     )
+
+
+def run_train(output_dir: Path, dataset_dir: Path, model_dir: Path, mode: str, max_steps: int) -> TrainRun:
+    environment = (
+        clean_environment()
+        | MODES[mode]
+        | {
+            "SMOKE": "1",
+            "MODEL_PATH": str(model_dir),
+            "DATASET_DIR": str(dataset_dir),
+            "OUTPUT_DIR": str(output_dir),
+            "MAX_STEPS": str(max_steps),
+            "HF_TOKEN": FAKE_TOKEN,
+        }
+    )
+    started = time.monotonic()
+    completed = train_script(environment)
     wall_seconds = time.monotonic() - started
     (output_dir.parent / f"{output_dir.name}-steps{max_steps}.log").write_text(completed.stdout, encoding="utf-8")
     assert completed.returncode == 0, completed.stdout[-5000:]
