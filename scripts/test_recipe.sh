@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Recipe smoke tests on the CPU: set up the training and serving virtual environments
-# (idempotent), convert the embedded model to a Hugging Face folder, and run the tests
+# (idempotent), warm their caches (the embedded model as a Hugging Face folder, DeepSpeed's
+# CPU communication op), and run the tests
 # marked `recipe` (LLaMA-Factory full SFT plain and under DeepSpeed ZeRO-3 with resume;
 # vLLM's CPU build serving the model; run/inference.sh end to end).
 # Usage: bash scripts/test_recipe.sh [extra pytest args]
@@ -11,5 +12,5 @@ PYTHON="${PYTHON:-.venv/bin/python}"
 
 bash scripts/setup_train_env.sh
 bash scripts/setup_serve_env.sh
-"${PYTHON}" scripts/convert_gguf_to_hf.py .cache/smollm2-hf
+PYTHON="${PYTHON}" bash scripts/warm_recipe_caches.sh   # converted model, DeepSpeed CPU op (no-op when warm)
 "${PYTHON}" -m pytest -m recipe tests/recipe "$@"
