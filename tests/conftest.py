@@ -26,22 +26,30 @@ def fake_config(task: str, base_urls: list[str], **overrides: Any) -> TaskConfig
     return config
 
 
-def short_embedded_task(task: str, folder: Path) -> str:
-    """A shipped smollm2 config with smaller budgets and one attempt per agent, written to `folder`.
+def edited_task(task: str, folder: Path, replacements: dict[str, str]) -> str:
+    """Write a shipped task config with textual replacements into `folder`; return its path.
 
-    The real embedded model on two CPU cores makes about 10 tokens a second; these budgets keep a
-    full round near a minute while every agent still makes a real call.
+    Every text to replace must be present, so a change to the shipped configs fails loudly here.
     """
     text = (TASKS_ROOT / task / "config.yaml").read_text()
-    replacements = {
-        "token_menu: [64, 128, 256]": "token_menu: [32, 48, 64]",
-        "max_tokens: 256,": "max_tokens: 64,",
-        "max_tokens: 128,": "max_tokens: 48,",
-        "max_retry: 2": "max_retry: 1",
-    }
     for old, new in replacements.items():
         assert old in text, f"{task}: the shipped config no longer contains {old!r}"
         text = text.replace(old, new)
     path = folder / f"{task.replace('/', '-')}.yaml"
     path.write_text(text)
     return str(path)
+
+
+def short_embedded_task(task: str, folder: Path) -> str:
+    """A shipped smollm2 config with smaller budgets and one attempt per agent.
+
+    The real embedded model on two CPU cores makes about 10 tokens a second; these budgets keep a
+    full round near a minute while every agent still makes a real call.
+    """
+    replacements = {
+        "token_menu: [64, 128, 256]": "token_menu: [32, 48, 64]",
+        "max_tokens: 256,": "max_tokens: 64,",
+        "max_tokens: 128,": "max_tokens: 48,",
+        "max_retry: 2": "max_retry: 1",
+    }
+    return edited_task(task, folder, replacements)

@@ -65,26 +65,25 @@ class LoadedModel:
         """
         import torch
 
-        outcomes: list[dict[str, Any] | LLMError | None] = [None] * len(requests)
-        prompts: list[str] = []
+        prompts = [
+            self.tokenizer.apply_chat_template(list(request.messages), add_generation_prompt=True, tokenize=False)
+            + request.prefill
+            for request in requests
+        ]
+        token_ids = self.tokenizer(prompts, add_special_tokens=False)["input_ids"]  # once per prompt
+        outcomes: dict[int, dict[str, Any] | LLMError] = {}
+        rows: list[int] = []  # the requests that fit the context, in batch order
         limits: list[int] = []
-        rows: list[int] = []
-        for index, request in enumerate(requests):
-            prompt = self.tokenizer.apply_chat_template(
-                list(request.messages), add_generation_prompt=True, tokenize=False
-            )
-            prompt += request.prefill
-            prompt_tokens = len(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
-            room = self.context_length - prompt_tokens
+        for index, (request, ids) in enumerate(zip(requests, token_ids, strict=True)):
+            room = self.context_length - len(ids)
             if room <= 0:
-                outcomes[index] = LLMError("http_status", f"prompt of {prompt_tokens} tokens exceeds the context", 400)
+                outcomes[index] = LLMError("http_status", f"prompt of {len(ids)} tokens exceeds the context", 400)
                 continue
-            prompts.append(prompt)
-            limits.append(min(request.generation.max_tokens, room))
             rows.append(index)
-        if prompts:
+            limits.append(min(request.generation.max_tokens, room))
+        if rows:
             generation = requests[rows[0]].generation
-            encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+            encoded = self.tokenizer.pad({"input_ids": [token_ids[index] for index in rows]}, return_tensors="pt")
             width = int(encoded["input_ids"].shape[1])
             sampling: dict[str, Any] = {"do_sample": generation.temperature > 0}
             if generation.temperature > 0:
@@ -97,11 +96,11 @@ class LoadedModel:
                     pad_token_id=self.pad_token_id,
                     **sampling,
                 )
-            lengths = encoded["attention_mask"].sum(dim=1).tolist()
             for row, index in enumerate(rows):
                 new_tokens = output[row, width : width + limits[row]].tolist()
-                outcomes[index] = self._finish(new_tokens, int(lengths[row]), limits[row], requests[index].generation)
-        return [outcome for outcome in outcomes if outcome is not None]
+                prompt_tokens = len(token_ids[index])
+                outcomes[index] = self._finish(new_tokens, prompt_tokens, limits[row], requests[index].generation)
+        return [outcomes[index] for index in range(len(requests))]
 
     def _finish(
         self, new_tokens: list[int], prompt_tokens: int, limit: int, generation: GenerationConfig

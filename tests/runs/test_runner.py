@@ -19,6 +19,7 @@ from agentverse.testing.fake_server import BackgroundServer, FakeReply, Scripted
 from agentverse_command.benchmark import main as benchmark_main
 from agentverse_command.evaluate import main as evaluate_main
 from agentverse_command.report import main as report_main
+from tests.conftest import edited_task
 
 TASK = "tasksolving/math500/smollm2"
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,11 +150,8 @@ def test_failed_problems_are_recorded_apart_and_retried_on_resume(tmp_path: Path
 
 def test_dropped_connections_are_retried_and_a_persistent_one_fails_only_its_problem(tmp_path: Path) -> None:
     data = write_problems(tmp_path / "data.jsonl", 5)
-    packaged = ROOT / "agentverse" / "tasks" / TASK / "config.yaml"
-    config = tmp_path / "config.yaml"  # the packaged config with a short retry backoff
-    config.write_text(
-        packaged.read_text().replace("  context_length: 8192\n", "  context_length: 8192\n  retry_backoff_s: 0.01\n")
-    )
+    backoff = {"  context_length: 8192\n": "  context_length: 8192\n  retry_backoff_s: 0.01\n"}
+    config = edited_task(TASK, tmp_path, backoff)  # the shipped config with a short retry backoff
     attempts: dict[int, int] = {}
 
     def dropping_solver(payload: dict[str, Any]) -> FakeReply:
@@ -166,7 +164,7 @@ def test_dropped_connections_are_retried_and_a_persistent_one_fails_only_its_pro
     responder = ScriptedResponder(solver=[dropping_solver], evaluator=[RIGHT])
     run_dir = tmp_path / "run"
     with BackgroundServer(responder) as server:
-        arguments = ["--task", str(config), "--data", str(data), "--run-dir", str(run_dir)]
+        arguments = ["--task", config, "--data", str(data), "--run-dir", str(run_dir)]
         assert benchmark_main([*arguments, *model_args(server.base_url)]) == 0
     assert attempts == {0: 2, 1: 2, 2: 2, 3: 5, 4: 2}  # one retry each; problem 3 used all 4 retries
     grouped = records_by_id(run_dir)
