@@ -51,6 +51,7 @@ EventKind = Literal[
     "executor",
     "evaluation",
     "agent_failed",
+    "infrastructure_error",
     "termination",
 ]
 

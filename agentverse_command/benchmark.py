@@ -4,26 +4,26 @@ Examples:
   agentverse-benchmark --task tasksolving/math500/m1-32b --base-url http://gpu-node:8000/v1 --concurrency 64
   agentverse-benchmark --task tasksolving/humaneval/smollm2 --limit 3 --run-dir outputs/smoke
 Run the same command again after an interruption (even kill -9): finished problems are kept,
-the rest (and problems that failed) are run.
+the rest (problems that ended in an infrastructure error, and problems whose content changed)
+are run. The exit code is 1 when more problems ended in an error than --max-errors allows
+(default: none), after everything has been written.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import re
 import sys
 from pathlib import Path
 
-from agentverse.config.loader import dump_config
 from agentverse.config.schema import TaskConfig
 from agentverse.llms.openai_backend import MissingAPIKey
 from agentverse.runs.runner import run_benchmark
 from agentverse.runs.store import RunDirectory, RunDirError
-from agentverse.runs.summary import evaluate_run
+from agentverse.runs.summary import RunSummary, aggregate, evaluate_run
 from agentverse_command.common import add_model_options, load_config_or_exit
-from agentverse_command.evaluate import print_summary
+from agentverse_command.evaluate import print_aggregate, print_summary
 from dataloader import DataError, load_samples
 from dataloader.base import Sample
 
@@ -45,8 +45,41 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-shuffle", action="store_true", help="GPQA: keep the research code's option order.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the GPQA option shuffle.")
     parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+    parser.add_argument(
+        "--max-errors",
+        type=error_allowance,
+        default=0.0,
+        metavar="N",
+        help="Problems that may end in an infrastructure error before the exit code is 1: a count, "
+        "or a fraction below 1 of the problems (default 0: any error).",
+    )
     add_model_options(parser)
     return parser
+
+
+def error_allowance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count or a fraction, got {text!r}") from None
+    if value < 0 or (value >= 1 and not value.is_integer()):
+        raise argparse.ArgumentTypeError(f"expected a count (0, 1, 2, ...) or a fraction below 1, got {text!r}")
+    return value
+
+
+def too_many_errors(summary: RunSummary, allowance: float) -> bool:
+    allowed = allowance * summary.problems if 0 < allowance < 1 else allowance
+    return summary.errors > allowed
+
+
+def report_errors(summary: RunSummary, allowance: float) -> None:
+    ids = ", ".join(problem.id for problem in summary.error_problems)
+    print(
+        f"error: {summary.errors} of {summary.problems} problems in {summary.run_dir} ended in an error "
+        f"(--max-errors {allowance:g}); they are excluded from the score. "
+        f"Run the same command again to retry them: {ids}",
+        file=sys.stderr,
+    )
 
 
 def slug(text: str) -> str:
@@ -77,7 +110,7 @@ def load_data_or_exit(config: TaskConfig, args: argparse.Namespace) -> list[Samp
 
 async def run_all(
     config: TaskConfig, samples: list[Sample], directories: list[RunDirectory], args: argparse.Namespace
-) -> list[dict]:
+) -> list[RunSummary]:
     summaries = []
     for run_dir in directories:
         print(f"run directory: {run_dir.path}", file=sys.stderr)
@@ -90,9 +123,10 @@ async def run_all(
             progress=not args.no_progress,
         )
         print(
-            f"{stats.done} run, {stats.skipped} resumed, {stats.failed} failed, {stats.wall_time_s:.1f}s",
+            f"{stats.done} run, {stats.skipped} resumed, {stats.errors} errors, {stats.wall_time_s:.1f}s",
             file=sys.stderr,
         )
+        # The runner graded every problem once; the summary reads those grades.
         summaries.append(await evaluate_run(run_dir.path))
     return summaries
 
@@ -107,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     directories = [RunDirectory(path) for path in run_dirs(args, config)]
     try:
         for run_dir in directories:
-            run_dir.prepare(dump_config(config))
+            run_dir.prepare(config)
         summaries = asyncio.run(run_all(config, samples, directories, args))
     except (RunDirError, MissingAPIKey) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -115,10 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     for summary in summaries:
         print_summary(summary)
     if len(summaries) > 1:
-        from agentverse.runs.summary import aggregate
-
-        print(json.dumps(aggregate(summaries), indent=2))
-    return 0
+        print_aggregate(aggregate(summaries))
+    failing = [summary for summary in summaries if too_many_errors(summary, args.max_errors)]
+    for summary in failing:
+        report_errors(summary, args.max_errors)
+    return 1 if failing else 0
 
 
 if __name__ == "__main__":

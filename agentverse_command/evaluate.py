@@ -1,9 +1,13 @@
-"""agentverse-evaluate: grade saved run directories and summarize them (never calls a model).
+"""agentverse-evaluate: summarize saved run directories (never calls a model).
+
+Each problem was graded once, when it was run; the summary reads those grades. --regrade grades
+the saved final answers again (e.g. after a grader fix) and stores the new grades' summary.
 
 Examples:
   agentverse-evaluate outputs/math500/m1-32b/run-1
   agentverse-evaluate outputs/math500/m1-32b            # every run-* inside, averaged
   agentverse-evaluate outputs/math500/m1-32b --runs 3   # the first three runs
+  agentverse-evaluate outputs/math500/m1-32b --regrade
 """
 
 from __future__ import annotations
@@ -13,12 +17,11 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from agentverse.config.loader import ConfigError
 from agentverse.graders.judge import JudgeError
 from agentverse.runs.store import CONFIG_FILE
-from agentverse.runs.summary import JudgeSettings, aggregate, evaluate_run
+from agentverse.runs.summary import JudgeSettings, RunsAggregate, RunSummary, aggregate, evaluate_run
 
 
 def expand_run_dirs(paths: list[Path], runs: int | None) -> list[Path]:
@@ -35,31 +38,51 @@ def expand_run_dirs(paths: list[Path], runs: int | None) -> list[Path]:
     return expanded
 
 
-def print_summary(summary: dict[str, Any]) -> None:
-    score = "n/a" if summary["score"] is None else f"{summary['score']:.1f}%"
-    self_judged = summary["evaluator_self_accuracy"]
-    print(f"\n{summary['task']} / {summary['model']}  ({summary['run_dir']})")
-    print(f"  {summary['metric']}: {score} over {summary['solved']} solved problems")
-    print(f"  failed by the system (not counted as wrong): {summary['failed']} of {summary['problems']}")
-    print(f"  grades: {summary['grades']}  grader errors: {summary['grader_errors']}")
-    print(f"  evaluator self-judged accuracy: {'n/a' if self_judged is None else f'{self_judged:.1f}%'}")
-    rounds = summary["mean_rounds"]
-    print(f"  mean rounds: {'n/a' if rounds is None else f'{rounds:.2f}'}  terminations: {summary['terminations']}")
-    print(f"  CEO: {json.dumps(summary['ceo'], default=str)}")
-    print(f"  failed calls: {summary['failed_calls']}  mean tokens/problem: {summary['mean_tokens_per_problem']}")
-    for agent, usage in summary["tokens_by_agent"].items():
-        print(f"    {agent:<14} {usage}")
-    if "judge" in summary:
-        judged = summary["judge"]
+def percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}%"
+
+
+def print_summary(summary: RunSummary) -> None:
+    print(f"\n{summary.task} / {summary.model} ({summary.mode})  ({summary.run_dir})")
+    print(f"  {summary.metric}: {percent(summary.score)} over {summary.completed} completed problems")
+    print(f"  problems: {summary.problems}  completed: {summary.completed}  no answer: {summary.no_answer}")
+    print(f"  errors (infrastructure; excluded, retried on resume): {summary.errors}  not run: {summary.not_run}")
+    for problem in summary.error_problems[:10]:
+        print(f"    {problem.id}: {problem.error}")
+    print(f"  grades: {summary.grades}")
+    print(
+        f"  evaluator self-judged accuracy: {percent(summary.evaluator_self_accuracy)}"
+        f"  (no verdict: {summary.evaluator_unjudged})"
+    )
+    rounds = "n/a" if summary.mean_rounds is None else f"{summary.mean_rounds:.2f}"
+    print(f"  mean rounds: {rounds}  terminations: {summary.terminations}")
+    print(f"  CEO: {summary.ceo.model_dump_json()}")
+    print(f"  fallbacks: {summary.fallbacks}  failed calls: {summary.failed_calls}")
+    tokens = summary.mean_tokens_per_problem
+    print(f"  mean tokens/problem: {'n/a' if tokens is None else f'{tokens:.0f}'}")
+    for agent, usage in summary.tokens_by_agent.items():
         print(
-            f"  LLM judge {judged['model']}: {judged['score']} (agreement with rules {judged['agreement_with_rules']})"
+            f"    {agent:<14} calls {usage.calls:>6}  failed {usage.failed_calls:>4}  "
+            f"prompt {usage.prompt_tokens:>10,}  completion {usage.completion_tokens:>10,}"
         )
-    wall = summary["run_wall_time_s"]
+    if summary.judge is not None:
+        judged = summary.judge
+        print(
+            f"  LLM judge {judged.model}: {percent(judged.score)}"
+            f" (agreement with rules {percent(judged.agreement_with_rules)})"
+        )
+    wall = summary.run_wall_time_s
     print(f"  run wall time: {'n/a' if wall is None else f'{wall:.1f}s'}")
 
 
-async def evaluate_all(paths: list[Path], judge: JudgeSettings | None = None) -> list[dict[str, Any]]:
-    return [await evaluate_run(path, judge) for path in paths]
+def print_aggregate(combined: RunsAggregate) -> None:
+    print("\naverage over runs:\n" + combined.model_dump_json(indent=2))
+
+
+async def evaluate_all(
+    paths: list[Path], judge: JudgeSettings | None = None, regrade_answers: bool = False
+) -> list[RunSummary]:
+    return [await evaluate_run(path, regrade_answers=regrade_answers, judge=judge) for path in paths]
 
 
 def judge_settings(args: argparse.Namespace) -> JudgeSettings | None:
@@ -80,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dirs", nargs="+", type=Path, help="Run directories, or folders of run-* directories.")
     parser.add_argument("--runs", type=int, help="Use only the first N runs of each folder.")
     parser.add_argument("--json", action="store_true", help="Print the summaries as JSON.")
+    parser.add_argument(
+        "--regrade", action="store_true", help="Grade the saved final answers again instead of reading stored grades."
+    )
     judge = parser.add_argument_group("optional LLM judge (the paper scored math with DeepSeek-V3 at temperature 0.7)")
     judge.add_argument("--judge-model", help="Judge model name; enables the judge (verdicts cached per run).")
     judge.add_argument("--judge-base-url", help="OpenAI-compatible base URL of the judge.")
@@ -88,17 +114,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         paths = expand_run_dirs(args.run_dirs, args.runs)
-        summaries = asyncio.run(evaluate_all(paths, judge_settings(args)))
+        summaries = asyncio.run(evaluate_all(paths, judge_settings(args), args.regrade))
     except (FileNotFoundError, ConfigError, ValueError, JudgeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(summaries, indent=2, default=str))
+        print(json.dumps([summary.model_dump(mode="json") for summary in summaries], indent=2))
     else:
         for summary in summaries:
             print_summary(summary)
     if len(summaries) > 1:
-        print("\naverage over runs:\n" + json.dumps(aggregate(summaries), indent=2))
+        print_aggregate(aggregate(summaries))
     return 0
 
 

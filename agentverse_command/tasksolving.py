@@ -88,7 +88,7 @@ class Printer:
                 print(f"* {'solver' if index == 0 else f'critic {index}'}: {role}")
         elif event.kind in ("critic_verdicts", "consensus", "executor", "evaluation", "termination"):
             print(f"* {event.kind}: {json.dumps(detail, ensure_ascii=False)[:PREVIEW]}")
-        elif event.kind in ("fallback", "ceo_clamped", "ceo_stop_ignored", "agent_failed"):
+        elif event.kind in ("fallback", "ceo_clamped", "ceo_stop_ignored", "agent_failed", "infrastructure_error"):
             print(f"! {event.kind}: {json.dumps(detail, ensure_ascii=False)}")
 
 
@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         print_summary(result)
     print("\n=== final answer ===")
-    print(result.final_answer if result.final_answer is not None else f"(none: {result.error})")
+    reason = result.error or "the solver produced no readable solution"
+    print(result.final_answer if result.final_answer is not None else f"(none: {reason})")
     path = save_trace(result, args.output)
     print(f"\ntrace saved to {path}")
     return 0 if result.status == "ok" else 1

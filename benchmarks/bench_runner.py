@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from agentverse.config.loader import dump_config, load_task_config
+from agentverse.config.loader import load_task_config
 from agentverse.runs.runner import run_benchmark
 from agentverse.runs.store import RunDirectory
 from dataloader.base import Sample
@@ -59,7 +59,7 @@ async def timed_run(base_url: str, samples: list[Sample], concurrency: int, fold
         {"llm.base_urls": [base_url], "llm.thinking": False, "llm.max_concurrency": 256},
     )
     run_dir = RunDirectory(folder)
-    run_dir.prepare(dump_config(config))
+    run_dir.prepare(config)
     started = time.perf_counter()
     stats = await run_benchmark(config, samples, run_dir, concurrency=concurrency, progress=False)
     wall = time.perf_counter() - started

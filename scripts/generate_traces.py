@@ -31,7 +31,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agentverse.config.loader import dump_config  # noqa: E402
 from agentverse.graders.base import GradeStatus  # noqa: E402
 from agentverse.runs.runner import run_benchmark  # noqa: E402
 from agentverse.runs.store import RunDirectory, RunDirError, RunRecord  # noqa: E402
@@ -100,7 +99,7 @@ def m500_row(record: RunRecord, include_reasoning: bool) -> dict[str, Any]:
 
 
 def correct_records(run_dir: RunDirectory) -> tuple[list[RunRecord], int]:
-    records = list(run_dir.latest_records().values())
+    records, _ = run_dir.slice_records(run_dir.read_slice())
     kept = [
         record
         for record in records
@@ -123,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     name = args.dataset_name or f"{config.task.name}_{slug(config.llm.model)}_traces"
     run_dir = RunDirectory(args.run_dir or ROOT / "outputs" / "traces" / config.task.name / slug(config.llm.model))
     try:
-        run_dir.prepare(dump_config(config))
+        run_dir.prepare(config)
     except RunDirError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

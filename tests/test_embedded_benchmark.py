@@ -35,15 +35,14 @@ def test_two_humaneval_problems_on_embedded_model(tmp_path: Path) -> None:
     records = [json.loads(line) for line in lines]
     assert sorted(record["sample"]["id"] for record in records) == ["HumanEval/0", "HumanEval/1"]
     for record in records:
-        if record["status"] == "ok":
-            assert record["grade"]["status"] in ("correct", "incorrect", "no_answer")
-            calls = record["result"]["calls"]
-            assert all(call["completion_tokens"] > 0 for call in calls if call["status"] != "llm_error")
-        else:
-            assert record["error"] and record["grade"] is None  # a system failure, never an answer
+        # In process there is no infrastructure to fail: every problem runs to an end and is graded,
+        # and a reply the small model could not put in the protocol counts as its (wrong) answer.
+        assert record["status"] == "ok"
+        assert record["grade"]["status"] in ("correct", "incorrect", "no_answer")
+        assert all(call["completion_tokens"] > 0 for call in record["result"]["calls"])
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["problems"] == 2 and summary["metric"] == "pass@1"
-    assert summary["solved"] + summary["failed"] == 2
+    assert summary["completed"] == 2 and summary["errors"] == 0 and summary["score"] is not None
 
     # Resuming changes nothing that finished: solved problems are not run again.
     solved_before = {record["sample"]["id"] for record in records if record["status"] == "ok"}

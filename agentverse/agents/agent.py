@@ -19,12 +19,30 @@ from agentverse.trace import CallRecord, Trace
 Output = TypeVar("Output", bound=ParsedOutput)
 
 
+class InfrastructureFailure(Exception):
+    """A model call that still failed after its transport retries (HTTP error, timeout, connection).
+
+    It is never turned into an answer or a fallback: it ends the problem as an error, which is
+    excluded from the score and retried on resume.
+    """
+
+    def __init__(self, agent: str, round_number: int, cause: str) -> None:
+        super().__init__(f"{agent} (round {round_number}): {cause}")
+        self.agent = agent
+        self.round_number = round_number
+        self.cause = cause
+
+
 @dataclass(frozen=True)
 class AgentOutcome(Generic[Output]):
-    """The parsed output, or why there is none (never a made-up answer)."""
+    """The parsed output, or why there is none (never a made-up answer).
+
+    Only model failures arrive here (a reply that still cannot be parsed); infrastructure
+    failures raise `InfrastructureFailure` instead.
+    """
 
     output: Output | None
-    status: Literal["ok", "parse_error", "llm_error"]
+    status: Literal["ok", "parse_error"]
     error: str | None = None
     content: str | None = None
 
@@ -75,11 +93,11 @@ class Agent:
     ) -> AgentOutcome[Any]:
         messages, prompt = self.build_messages(variables)
         generation = self.generation(max_tokens)
-        outcome: AgentOutcome[Any] = AgentOutcome(None, "llm_error", "no attempt made")
+        outcome: AgentOutcome[Any] = AgentOutcome(None, "parse_error", "no attempt made")
         for attempt in range(1, self.config.max_retry + 1):
-            outcome = await self._attempt(round_number, attempt, messages, generation, expected)
             # Transport retries already happened inside the backend; only unreadable replies retry here.
-            if outcome.status != "parse_error":
+            outcome = await self._attempt(round_number, attempt, messages, generation, expected)
+            if outcome.ok:
                 break
         if outcome.ok and remember:
             self.history.extend([prompt, {"role": "assistant", "content": outcome.content or ""}])
@@ -106,7 +124,7 @@ class Agent:
             result = await self.llm.generate(messages, generation)
         except LLMError as error:
             self.trace.add_call(CallRecord(**record, status="llm_error", error=str(error)))
-            return AgentOutcome(None, "llm_error", str(error))
+            raise InfrastructureFailure(self.name, round_number, str(error)) from error
         usage = {
             "content": result.content,
             "reasoning": result.reasoning,

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 from agentverse.runs.paper import BENCHMARKS, TABLE1
 from agentverse.runs.store import RunDirectory, RunRecord
-from agentverse.runs.summary import aggregate
+from agentverse.runs.summary import RunSummary, aggregate
 
 
-def row_label(summary: dict[str, Any], mode: str) -> str:
-    return f"{summary['model']} ({mode})"
+def row_label(summary: RunSummary) -> str:
+    return f"{summary.model} ({summary.mode})"
 
 
 def format_score(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def markdown_table(groups: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
+def markdown_table(groups: dict[str, dict[str, list[RunSummary]]]) -> str:
     """Our rows (mean over runs, with the run count) above the paper's Table 1."""
     header = "| model | " + " | ".join(BENCHMARKS) + " |"
     lines = [header, "|" + "---|" * (len(BENCHMARKS) + 1)]
@@ -31,8 +30,8 @@ def markdown_table(groups: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
                 cells.append("-")
                 continue
             combined = aggregate(summaries)
-            failed = f", {combined['failed']} failed" if combined["failed"] else ""
-            cells.append(f"{format_score(combined['mean_score'])} (n={combined['runs']}{failed})")
+            errors = f", {combined.errors} errors" if combined.errors else ""
+            cells.append(f"{format_score(combined.mean_score)} (n={combined.runs}{errors})")
         lines.append(f"| **{label}** (this run) | " + " | ".join(cells) + " |")
     for model, scores in TABLE1.items():
         lines.append(f"| {model} (paper) | " + " | ".join(f"{scores[name]:.1f}" for name in BENCHMARKS) + " |")
@@ -48,37 +47,39 @@ DETAIL_COLUMNS = [
     ("task", "task"),
     ("metric", "metric"),
     ("score", "score"),
-    ("solved", "solved"),
-    ("failed", "failed"),
+    ("problems", "problems"),
+    ("completed", "completed"),
+    ("no answer", "no_answer"),
+    ("errors", "errors"),
     ("evaluator self-acc", "evaluator_self_accuracy"),
     ("mean rounds", "mean_rounds"),
     ("tokens/problem", "mean_tokens_per_problem"),
 ]
 
 
-def details_table(summaries: list[dict[str, Any]]) -> str:
+def details_table(summaries: list[RunSummary]) -> str:
     lines = [
         "| " + " | ".join(title for title, _ in DETAIL_COLUMNS) + " |",
         "|" + "---|" * len(DETAIL_COLUMNS),
     ]
     for summary in summaries:
-        cells = [summary[key] for _, key in DETAIL_COLUMNS]
+        cells = [getattr(summary, key) for _, key in DETAIL_COLUMNS]
         lines.append(
             "| " + " | ".join(format_score(cell) if isinstance(cell, float) else str(cell) for cell in cells) + " |"
         )
     return "\n".join(lines) + "\n"
 
 
-def plot_accuracy_vs_tokens(summaries: list[dict[str, Any]], path: Path) -> None:
+def plot_accuracy_vs_tokens(summaries: list[RunSummary], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(6, 4))
     for summary in summaries:
-        if summary["score"] is not None and summary["mean_tokens_per_problem"] is not None:
-            axes.scatter(summary["mean_tokens_per_problem"], summary["score"])
+        if summary.score is not None and summary.mean_tokens_per_problem is not None:
+            axes.scatter(summary.mean_tokens_per_problem, summary.score)
             axes.annotate(
-                f"{summary['task']}\n{summary['model']}",
-                (summary["mean_tokens_per_problem"], summary["score"]),
+                f"{summary.task}\n{summary.model}",
+                (summary.mean_tokens_per_problem, summary.score),
                 fontsize=7,
             )
     axes.set_xlabel("mean tokens per problem (all agents)")
@@ -112,20 +113,19 @@ def plot_accuracy_vs_rounds(records: list[RunRecord], path: Path) -> None:
     plt.close(figure)
 
 
-def plot_tokens_by_agent(summaries: list[dict[str, Any]], path: Path) -> None:
+def plot_tokens_by_agent(summaries: list[RunSummary], path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    agents = sorted({agent for summary in summaries for agent in summary["tokens_by_agent"]})
-    labels = [f"{summary['task']}\n{summary['model']}" for summary in summaries]
+    agents = sorted({agent for summary in summaries for agent in summary.tokens_by_agent})
+    labels = [f"{summary.task}\n{summary.model}" for summary in summaries]
     figure, axes = plt.subplots(figsize=(max(6, 1.5 * len(summaries)), 4))
     bottoms = [0.0] * len(summaries)
     for agent in agents:
         values = []
         for summary in summaries:
-            usage = summary["tokens_by_agent"].get(agent, {})
-            values.append(
-                (usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)) / max(summary["problems"], 1)
-            )
+            usage = summary.tokens_by_agent.get(agent)
+            tokens = 0 if usage is None else usage.prompt_tokens + usage.completion_tokens
+            values.append(tokens / max(summary.completed, 1))
         axes.bar(labels, values, bottom=bottoms, label=agent)
         bottoms = [bottom + value for bottom, value in zip(bottoms, values, strict=True)]
     axes.set_ylabel("tokens per problem")
@@ -136,15 +136,15 @@ def plot_tokens_by_agent(summaries: list[dict[str, Any]], path: Path) -> None:
     plt.close(figure)
 
 
-def plot_ceo_budgets(summaries: list[dict[str, Any]], path: Path) -> None:
+def plot_ceo_budgets(summaries: list[RunSummary], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     budgets: dict[str, int] = defaultdict(int)
     recruits: dict[str, int] = defaultdict(int)
     for summary in summaries:
-        for budget, count in summary["ceo"]["max_tokens"].items():
+        for budget, count in summary.ceo.max_tokens.items():
             budgets[budget] += count
-        for number, count in summary["ceo"]["recruit_number"].items():
+        for number, count in summary.ceo.recruit_number.items():
             recruits[number] += count
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, 4))
     budget_keys = sorted(budgets, key=lambda key: (key == "None", int(key) if key.isdigit() else 0))
@@ -160,19 +160,19 @@ def plot_ceo_budgets(summaries: list[dict[str, Any]], path: Path) -> None:
     plt.close(figure)
 
 
-def write_report(summaries: list[dict[str, Any]], run_paths: list[Path], output: Path) -> list[Path]:
+def write_report(summaries: list[RunSummary], run_paths: list[Path], output: Path) -> list[Path]:
     """Write report.md and the plots into `output`; return the files written."""
     import matplotlib
 
     matplotlib.use("Agg")
     output.mkdir(parents=True, exist_ok=True)
-    groups: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    groups: dict[str, dict[str, list[RunSummary]]] = defaultdict(lambda: defaultdict(list))
     records: list[RunRecord] = []
     for summary, path in zip(summaries, run_paths, strict=True):
-        run_records = list(RunDirectory(path).latest_records().values())
-        mode = run_records[0].mode if run_records else "multi-agent"
-        groups[row_label(summary, mode)][summary["task"]].append(summary)
-        records.extend(run_records)
+        run_dir = RunDirectory(path)
+        run_records, _ = run_dir.slice_records(run_dir.read_slice())
+        groups[row_label(summary)][summary.task].append(summary)
+        records.extend(record for record in run_records if record.status == "ok")
     plots = {
         "accuracy_vs_tokens.png": lambda target: plot_accuracy_vs_tokens(summaries, target),
         "accuracy_vs_rounds.png": lambda target: plot_accuracy_vs_rounds(records, target),

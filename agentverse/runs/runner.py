@@ -1,8 +1,10 @@
 """Run a whole benchmark: many problems in flight against one shared model client.
 
 Problems run concurrently (bounded by `concurrency`); each endpoint additionally caps its
-own requests in flight. Every finished problem is graded and appended to the run directory
-at once, so a killed run loses at most the problems that were in flight.
+own requests in flight. Every finished problem is graded once, here, and appended to the run
+directory at once with its grade, so a killed run loses at most the problems that were in flight.
+A problem that ends in an infrastructure failure (or whose grader could not decide) is recorded
+as an error: excluded from the score, listed, and run again on resume.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from agentverse.environments.tasksolving.single_agent import SingleAgentEnvironm
 from agentverse.graders.base import Grade, GradeStatus
 from agentverse.graders.registry import get_grader
 from agentverse.llms.client import LLMClient
-from agentverse.runs.store import RunDirectory, RunRecord
+from agentverse.runs.store import RunDirectory, RunRecord, data_slice, sample_digest
 from dataloader.base import Sample
 
 
@@ -31,12 +33,12 @@ class RunStats:
     total: int
     skipped: int = 0
     done: int = 0
-    failed: int = 0
+    errors: int = 0
     graded: int = 0
     score: float = 0.0
     tokens: int = 0
     wall_time_s: float = 0.0
-    errors: list[str] = field(default_factory=list)
+    error_messages: list[str] = field(default_factory=list)
 
     @property
     def accuracy(self) -> float | None:
@@ -44,10 +46,10 @@ class RunStats:
 
     def add(self, record: RunRecord) -> None:
         self.done += 1
-        if record.status == "failed":
-            self.failed += 1
-            self.errors.append(f"{record.sample_id}: {record.error}")
-        if record.grade is not None and record.grade.status != GradeStatus.ERROR:
+        if record.status == "error":
+            self.errors += 1
+            self.error_messages.append(f"{record.sample_id}: {record.error}")
+        elif record.grade is not None:
             self.graded += 1
             self.score += record.grade.score
         if record.result is not None:
@@ -55,13 +57,18 @@ class RunStats:
 
     def postfix(self) -> dict[str, str]:
         accuracy = "n/a" if self.accuracy is None else f"{100 * self.accuracy:.1f}%"
-        return {"failed": str(self.failed), "acc": accuracy, "tokens": f"{self.tokens:,}"}
+        return {"errors": str(self.errors), "score": accuracy, "tokens": f"{self.tokens:,}"}
+
+
+NO_SOLUTION = Grade(status=GradeStatus.NO_ANSWER, score=0.0, detail="the solver produced no solution")
 
 
 async def grade_result(config: TaskConfig, sample: Sample, result: ProblemResult) -> Grade:
+    if result.final_answer is None:
+        return NO_SOLUTION
     grader = get_grader(config.task.kind)
     try:
-        return await grader(sample, result.final_answer or "")
+        return await grader(sample, result.final_answer)
     except Exception as error:  # a grader bug must not lose the solved problem
         return Grade(status=GradeStatus.ERROR, score=0.0, detail=f"grader failed: {error!r}")
 
@@ -76,11 +83,21 @@ async def solve_one(
         result = await environment.solve(sample)
     except Exception as error:  # an unexpected bug: record it and keep the other problems going
         detail = "".join(traceback.format_exception_only(type(error), error)).strip()
-        return RunRecord(sample=sample, status="failed", error=f"internal error: {detail}", mode=mode)
+        return RunRecord(sample=sample, status="error", error=f"internal error: {detail}", mode=mode)
     if result.status != "ok":
-        return RunRecord(sample=sample, status="failed", error=result.error, result=result, mode=mode)
+        return RunRecord(sample=sample, status="error", error=result.error, result=result, mode=mode)
     grade = await grade_result(config, sample, result)
+    if grade.status == GradeStatus.ERROR:
+        # The grader could not decide (e.g. the sandbox failed to start): not a wrong answer.
+        error = f"grading failed: {grade.detail}"
+        return RunRecord(sample=sample, status="error", error=error, grade=grade, result=result, mode=mode)
     return RunRecord(sample=sample, status="ok", grade=grade, result=result, mode=mode)
+
+
+def pending_samples(samples: list[Sample], run_dir: RunDirectory) -> list[Sample]:
+    """Problems without a finished record for their current content (new, errored or changed)."""
+    finished = run_dir.finished_digests()
+    return [sample for sample in samples if finished.get(sample.id) != sample_digest(sample)]
 
 
 async def run_benchmark(
@@ -92,8 +109,8 @@ async def run_benchmark(
     single_agent: bool = False,
     progress: bool = True,
 ) -> RunStats:
-    finished = run_dir.finished_ids()
-    pending = [sample for sample in samples if sample.id not in finished]
+    pending = pending_samples(samples, run_dir)
+    run_dir.write_slice(data_slice(samples))
     stats = RunStats(total=len(samples), skipped=len(samples) - len(pending))
     mode = "single-agent" if single_agent else "multi-agent"
     run_dir.log(f"start: {len(pending)} to run, {stats.skipped} already done, concurrency {concurrency}, {mode}")
@@ -111,8 +128,8 @@ async def run_benchmark(
         async with write_lock:
             await asyncio.to_thread(run_dir.append, record)
         stats.add(record)
-        if record.status == "failed":
-            run_dir.log(f"failed {record.sample_id}: {record.error}")
+        if record.status == "error":
+            run_dir.log(f"error {record.sample_id}: {record.error}")
         bar.update(1)
         bar.set_postfix(stats.postfix(), refresh=False)
 
@@ -122,5 +139,5 @@ async def run_benchmark(
         await llm.aclose()
         bar.close()
         stats.wall_time_s = time.perf_counter() - started
-        run_dir.log(f"end: {stats.done} run ({stats.failed} failed) in {stats.wall_time_s:.1f}s")
+        run_dir.log(f"end: {stats.done} run ({stats.errors} errors) in {stats.wall_time_s:.1f}s")
     return stats

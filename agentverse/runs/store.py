@@ -1,16 +1,20 @@
 """A run directory: append-only, resumable by sample id.
 
-    <run dir>/config.yaml     the resolved task config (a resumed run must match it)
+    <run dir>/config.yaml     the resolved task config (a resumed run must match it, endpoint aside)
     <run dir>/records.jsonl   one JSON record per finished problem, appended and fsynced
+    <run dir>/slice.json      the problems (id + sample digest) of the latest invocation
     <run dir>/run.log         what happened, with timestamps
-    <run dir>/summary.json    written by grading (`agentverse-evaluate`)
+    <run dir>/summary.json    the typed run summary (`RunSummary`), over exactly that slice
 
 A process killed mid-write leaves at most one partial last line; it is cut off on resume.
-When a problem appears more than once (a failed attempt retried later), the last record wins.
+When a problem appears more than once (an error retried later, a changed sample run again),
+the last record wins. A record counts for a problem only while its sample digest matches the
+problem's current content, so changed problems or targets under the same id are run again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -18,32 +22,72 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+import yaml
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from agentverse.environments.tasksolving.environment import ProblemResult
+from agentverse.config.schema import TaskConfig
+from agentverse.environments.tasksolving.environment import ProblemResult, ProblemStatus
 from agentverse.graders.base import Grade
 from dataloader.base import Sample
 
 CONFIG_FILE = "config.yaml"
 RECORDS_FILE = "records.jsonl"
+SLICE_FILE = "slice.json"
 LOG_FILE = "run.log"
 SUMMARY_FILE = "summary.json"
+# Transport settings: they decide where and how requests travel, never what a result is (an
+# infrastructure failure never changes a result), so a run may resume with other values.
+TRANSPORT_FIELDS = ("base_urls", "api_key_env", "max_concurrency", "timeout_s", "max_retries", "retry_backoff_s")
+
+
+def sample_digest(sample: Sample) -> str:
+    """A stable digest of everything the agents and the grader see of a problem."""
+    canonical = json.dumps(sample.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 class RunRecord(BaseModel):
     """One problem: the sample (so re-grading needs no data files), the outcome and its grade."""
 
     sample: Sample
-    status: Literal["ok", "failed"]
+    sample_digest: str = Field(default="", description="`sample_digest(sample)`; filled in when empty.")
+    status: ProblemStatus = Field(description="`ok`: ran to an end and graded; `error`: excluded, retried.")
     error: str | None = None
     grade: Grade | None = None
     result: ProblemResult | None = None
     mode: Literal["multi-agent", "single-agent"] = "multi-agent"
     finished_at: float = Field(default_factory=time.time)
 
+    @model_validator(mode="after")
+    def _fill_digest(self) -> RunRecord:
+        if not self.sample_digest:
+            self.sample_digest = sample_digest(self.sample)
+        return self
+
     @property
     def sample_id(self) -> str:
         return self.sample.id
+
+
+class SliceEntry(BaseModel):
+    id: str
+    digest: str
+
+
+def data_slice(samples: list[Sample]) -> list[SliceEntry]:
+    return [SliceEntry(id=sample.id, digest=sample_digest(sample)) for sample in samples]
+
+
+def comparable_config(config: TaskConfig) -> dict[str, Any]:
+    """The config without its transport settings: what must match for a run to resume."""
+    dumped = config.model_dump(mode="json")
+    for name in TRANSPORT_FIELDS:
+        dumped["llm"].pop(name, None)
+    return dumped
+
+
+def changed_transport(old: TaskConfig, new: TaskConfig) -> list[str]:
+    return [name for name in TRANSPORT_FIELDS if getattr(old.llm, name) != getattr(new.llm, name)]
 
 
 class RunDirError(ValueError):
@@ -58,19 +102,31 @@ class RunDirectory:
         self.log_path = path / LOG_FILE
         self.summary_path = path / SUMMARY_FILE
 
-    def prepare(self, resolved_config: str) -> None:
-        """Create the directory, or check that a resumed run uses the same config."""
+    def prepare(self, config: TaskConfig) -> None:
+        """Create the directory, or check that a resumed run uses the same config.
+
+        Only the transport settings (endpoint URLs, key variable, limits, retries) may differ;
+        the new ones are written and the change is logged.
+        """
+        from agentverse.config.loader import ConfigError, dump_config, validate_config
+
         self.path.mkdir(parents=True, exist_ok=True)
         if self.config_path.exists():
-            if self.config_path.read_text(encoding="utf-8") != resolved_config:
+            try:
+                raw = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
+                previous = validate_config(raw, str(self.config_path))
+            except (ConfigError, yaml.YAMLError) as error:
+                message = f"{self.config_path}: cannot read this run's config ({error}); use another --run-dir"
+                raise RunDirError(message) from None
+            if comparable_config(previous) != comparable_config(config):
                 raise RunDirError(
                     f"{self.config_path}: this run directory was started with a different config; "
                     "use another --run-dir (or delete the directory to start over)"
                 )
-        else:
-            temporary = self.config_path.with_suffix(".tmp")
-            temporary.write_text(resolved_config, encoding="utf-8")
-            temporary.replace(self.config_path)
+            changed = changed_transport(previous, config)
+            if changed:
+                self.log(f"resumed with other transport settings: {', '.join(changed)}")
+        self.write_atomically(self.config_path, dump_config(config))
         self.repair_tail()
 
     def repair_tail(self) -> None:
@@ -101,9 +157,41 @@ class RunDirectory:
         """The last record of each sample id."""
         return {record.sample_id: record for record in self.iter_records()}
 
+    def finished_digests(self) -> dict[str, str]:
+        """Id -> sample digest of problems that need no more work (errors are retried on resume)."""
+        return {
+            sample_id: record.sample_digest
+            for sample_id, record in self.latest_records().items()
+            if record.status == "ok"
+        }
+
     def finished_ids(self) -> set[str]:
-        """Ids that need no more work: failed problems are retried on resume."""
-        return {sample_id for sample_id, record in self.latest_records().items() if record.status == "ok"}
+        return set(self.finished_digests())
+
+    def write_slice(self, entries: list[SliceEntry]) -> None:
+        payload = json.dumps([entry.model_dump() for entry in entries])
+        self.write_atomically(self.path / SLICE_FILE, payload)
+
+    def read_slice(self) -> list[SliceEntry] | None:
+        """The latest invocation's problems, or None for a run directory written before slices."""
+        path = self.path / SLICE_FILE
+        if not path.exists():
+            return None
+        return [SliceEntry.model_validate(entry) for entry in json.loads(path.read_text(encoding="utf-8"))]
+
+    def slice_records(self, entries: list[SliceEntry] | None) -> tuple[list[RunRecord], int]:
+        """The latest record of each problem of the slice whose sample still matches, and how
+        many problems of the slice have none (not run yet). Without a slice: every latest record."""
+        latest = self.latest_records()
+        if entries is None:
+            return list(latest.values()), 0
+        matching = [latest.get(entry.id) for entry in entries]
+        records = [
+            record
+            for record, entry in zip(matching, entries, strict=True)
+            if record is not None and record.sample_digest == entry.digest
+        ]
+        return records, len(entries) - len(records)
 
     def append(self, record: RunRecord) -> None:
         line = record.model_dump_json() + "\n"
@@ -118,7 +206,14 @@ class RunDirectory:
         with self.log_path.open("a", encoding="utf-8") as handle:
             handle.write(f"{stamp} {message}\n")
 
-    def write_summary(self, summary: dict[str, Any]) -> None:
-        temporary = self.summary_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(summary, indent=2), encoding="utf-8")
-        temporary.replace(self.summary_path)
+    def write_summary(self, summary: BaseModel) -> None:
+        self.write_atomically(self.summary_path, summary.model_dump_json(indent=2))
+
+    @staticmethod
+    def write_atomically(path: Path, text: str) -> None:
+        temporary = path.with_name(path.name + ".tmp")
+        with temporary.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)

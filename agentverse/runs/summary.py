@@ -1,8 +1,12 @@
-"""Grade a run directory's records (never calling a model) and summarize them.
+"""Summarize a run directory from its stored grades; re-grade only when asked (never calls a model).
 
-System failures (no solution: the model server failed, replies could not be parsed) are
-counted apart and excluded from accuracy; a graded answer that is missing or wrong counts
-as wrong. Several runs are averaged as the paper did (mean and spread over runs).
+The summary covers exactly the run's data slice (the problems of its latest invocation):
+- `completed`: problems that ran to an end; each is scored, and a model that produced no
+  readable answer scores 0 (`no_answer`), so weak models are not flattered;
+- `errors`: problems that ended in an infrastructure failure (or whose grader could not
+  decide); excluded from the score, listed, retried on resume;
+- `not_run`: problems of the slice with no record yet (an interrupted run).
+Several runs are averaged as the paper did (mean and spread over runs).
 """
 
 from __future__ import annotations
@@ -12,17 +16,19 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field
 
 from agentverse.config.loader import validate_config
 from agentverse.config.schema import TaskConfig
+from agentverse.environments.tasksolving.environment import AgentUsage, ProblemResult
 from agentverse.graders.base import Grade, GradeStatus
 from agentverse.graders.registry import get_grader
 from agentverse.runs.store import RunDirectory, RunRecord
 
 JUDGE_CACHE_FILE = "judge_cache.jsonl"
+ERROR_MESSAGE_CHARS = 300
 METRIC_NAMES = {
     "math": "accuracy",
     "multiple-choice": "accuracy",
@@ -31,25 +37,100 @@ METRIC_NAMES = {
 }
 
 
+class Summary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProblemError(Summary):
+    id: str
+    error: str
+
+
+class CEOStatistics(Summary):
+    decisions: int = 0
+    by_source: dict[str, int] = Field(default_factory=dict, description="ceo / fallback / fixed")
+    stop: int = 0
+    recruit_number: dict[str, int] = Field(default_factory=dict)
+    max_tokens: dict[str, int] = Field(default_factory=dict, description="'None': each agent's configured budget")
+    clamped: int = 0
+    fallbacks: dict[str, int] = Field(default_factory=dict, description="Model-failure fallbacks by agent.")
+
+
+class JudgeSummary(Summary):
+    model: str
+    score: float | None
+    grades: dict[str, int]
+    errors: int
+    agreement_with_rules: float | None
+
+
+class RunSummary(Summary):
+    """What `summary.json` holds; `agentverse-evaluate` prints it."""
+
+    run_dir: str
+    task: str
+    model: str
+    mode: str = "multi-agent"
+    metric: str
+    problems: int = Field(description="Problems in the run's data slice.")
+    completed: int = Field(description="Problems that ran to an end (status ok); all are scored.")
+    errors: int = Field(description="Infrastructure failures (status error): excluded from the score, retried.")
+    not_run: int = Field(default=0, description="Problems of the slice with no record yet.")
+    score: float | None = Field(description="Percent over completed problems; no answer counts as wrong.")
+    no_answer: int = Field(description="Completed problems with no gradable answer (scored 0).")
+    grades: dict[str, int]
+    error_problems: list[ProblemError] = Field(default_factory=list, description="What to retry, and why.")
+    evaluator_self_accuracy: float | None
+    evaluator_unjudged: int = Field(default=0, description="Completed problems whose evaluator gave no verdict.")
+    mean_rounds: float | None
+    terminations: dict[str, int]
+    ceo: CEOStatistics
+    fallbacks: int = 0
+    failed_calls: int
+    tokens_by_agent: dict[str, AgentUsage] = Field(description="Every call of the slice, errors included (cost).")
+    mean_tokens_per_problem: float | None = Field(description="Prompt + completion tokens, over completed problems.")
+    mean_completion_tokens_per_problem: float | None = None
+    problem_wall_time_s: float | None
+    run_wall_time_s: float | None
+    judge: JudgeSummary | None = None
+
+
+class RunsAggregate(Summary):
+    runs: int
+    metric: str | None
+    mean_score: float | None
+    stdev_score: float
+    scores: list[float]
+    errors: int
+    problems: int
+
+
 def load_run_config(run_dir: RunDirectory) -> TaskConfig:
     raw = yaml.safe_load(run_dir.config_path.read_text(encoding="utf-8"))
     return validate_config(raw, str(run_dir.config_path))
 
 
 async def regrade(records: list[RunRecord], kind: str, concurrency: int = 8) -> list[RunRecord]:
-    """Grade every solved record again from its saved final answer."""
+    """Grade every record that has a result again from its saved final answer."""
+    from agentverse.runs.runner import NO_SOLUTION
+
     grader = get_grader(kind)
     gate = asyncio.Semaphore(concurrency)
 
     async def grade(record: RunRecord) -> RunRecord:
-        if record.status != "ok" or record.result is None:
+        result = record.result
+        if result is None or result.status != "ok":
             return record
+        if result.final_answer is None:
+            return record.model_copy(update={"grade": NO_SOLUTION, "status": "ok", "error": None})
         async with gate:
             try:
-                new_grade = await grader(record.sample, record.result.final_answer or "")
+                new_grade = await grader(record.sample, result.final_answer)
             except Exception as error:
                 new_grade = Grade(status=GradeStatus.ERROR, score=0.0, detail=f"grader failed: {error!r}")
-        return record.model_copy(update={"grade": new_grade})
+        if new_grade.status == GradeStatus.ERROR:
+            return record.model_copy(update={"grade": new_grade, "status": "error", "error": new_grade.detail})
+        return record.model_copy(update={"grade": new_grade, "status": "ok", "error": None})
 
     return list(await asyncio.gather(*(grade(record) for record in records)))
 
@@ -58,66 +139,83 @@ def mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def token_totals(records: list[RunRecord]) -> dict[str, dict[str, int]]:
-    totals: dict[str, dict[str, int]] = {}
+def token_totals(records: list[RunRecord]) -> dict[str, AgentUsage]:
+    totals: dict[str, AgentUsage] = {}
     for record in records:
         if record.result is None:
             continue
         for agent, usage in record.result.usage.items():
-            entry = totals.setdefault(
-                agent, {"calls": 0, "failed_calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
-            )
-            entry["calls"] += usage.calls
-            entry["failed_calls"] += usage.failed_calls
-            entry["prompt_tokens"] += usage.prompt_tokens
-            entry["completion_tokens"] += usage.completion_tokens
+            entry = totals.setdefault(agent, AgentUsage())
+            entry.calls += usage.calls
+            entry.failed_calls += usage.failed_calls
+            entry.prompt_tokens += usage.prompt_tokens
+            entry.completion_tokens += usage.completion_tokens
+            entry.latency_s += usage.latency_s
     return totals
 
 
-def ceo_statistics(records: list[RunRecord]) -> dict[str, Any]:
-    decisions = [decision for record in records if record.result for decision in record.result.ceo_decisions]
-    events = [event for record in records if record.result for event in record.result.events]
-    return {
-        "decisions": len(decisions),
-        "by_source": dict(Counter(decision["source"] for decision in decisions)),
-        "stop": sum(decision["decision"] == "stop" for decision in decisions),
-        "recruit_number": dict(Counter(str(decision["recruit_number"]) for decision in decisions)),
-        "max_tokens": dict(Counter(str(decision["max_tokens"]) for decision in decisions)),
-        "clamped": sum(event.kind == "ceo_clamped" for event in events),
-        "fallbacks": Counter(event.detail.get("agent") for event in events if event.kind == "fallback"),
-    }
+def ceo_statistics(results: list[ProblemResult]) -> CEOStatistics:
+    decisions = [decision for result in results for decision in result.ceo_decisions]
+    events = [event for result in results for event in result.events]
+    return CEOStatistics(
+        decisions=len(decisions),
+        by_source=dict(Counter(decision.source for decision in decisions)),
+        stop=sum(decision.decision == "stop" for decision in decisions),
+        recruit_number=dict(Counter(str(decision.recruit_number) for decision in decisions)),
+        max_tokens=dict(Counter(str(decision.max_tokens) for decision in decisions)),
+        clamped=sum(event.kind == "ceo_clamped" for event in events),
+        fallbacks=dict(Counter(str(event.detail.get("agent")) for event in events if event.kind == "fallback")),
+    )
 
 
-def summarize(records: list[RunRecord], kind: str) -> dict[str, Any]:
-    solved = [record for record in records if record.status == "ok"]
-    grades = [record.grade for record in solved if record.grade is not None]
-    scored = [grade for grade in grades if grade.status != GradeStatus.ERROR]
-    judged = [record for record in solved if record.result and record.result.evaluator_correct is not None]
+def problem_errors(records: list[RunRecord]) -> list[ProblemError]:
+    return [
+        ProblemError(id=record.sample_id, error=(record.error or "unknown error")[:ERROR_MESSAGE_CHARS])
+        for record in records
+        if record.status != "ok"
+    ]
+
+
+def run_wall_time(records: list[RunRecord]) -> float | None:
+    spans = [
+        (record.finished_at - record.result.wall_time_s, record.finished_at) for record in records if record.result
+    ]
+    return max(end for _, end in spans) - min(start for start, _ in spans) if spans else None
+
+
+def summarize(records: list[RunRecord], kind: str, *, not_run: int = 0, **identity: str) -> RunSummary:
+    """The summary of one run's records (the latest record of each problem of its slice)."""
+    completed = [record for record in records if record.status == "ok" and record.grade is not None]
+    completed_results = [record.result for record in completed if record.result is not None]
+    judged = [result for result in completed_results if result.evaluator_correct is not None]
+    grades = [record.grade for record in completed if record.grade is not None]
     results = [record.result for record in records if record.result is not None]
-    starts = [record.finished_at - record.result.wall_time_s for record in records if record.result]
-    ends = [record.finished_at for record in records if record.result]
-    score = mean([grade.score for grade in scored])
-    return {
-        "metric": METRIC_NAMES[kind],
-        "score": None if score is None else 100 * score,
-        "problems": len(records),
-        "solved": len(solved),
-        "failed": len(records) - len(solved),
-        "failures": [f"{record.sample_id}: {record.error}" for record in records if record.status != "ok"][:50],
-        "grades": dict(Counter(str(grade.status) for grade in grades)),
-        "grader_errors": len(grades) - len(scored),
-        "evaluator_self_accuracy": None
-        if not judged
-        else 100 * mean([float(record.result.evaluator_correct) for record in judged]),  # type: ignore[union-attr]
-        "mean_rounds": mean([float(result.rounds) for result in results]),
-        "terminations": dict(Counter(result.termination for result in results)),
-        "ceo": ceo_statistics(records),
-        "failed_calls": sum(result.failed_calls for result in results),
-        "tokens_by_agent": token_totals(records),
-        "mean_tokens_per_problem": mean([float(result.total_tokens) for result in results]),
-        "problem_wall_time_s": mean([result.wall_time_s for result in results]),
-        "run_wall_time_s": (max(ends) - min(starts)) if ends else None,
-    }
+    score = mean([grade.score for grade in grades])
+    self_accuracy = mean([float(result.evaluator_correct is True) for result in judged])
+    return RunSummary(
+        **identity,
+        metric=METRIC_NAMES[kind],
+        problems=len(records) + not_run,
+        completed=len(completed),
+        errors=len(records) - len(completed),
+        not_run=not_run,
+        score=None if score is None else 100 * score,
+        no_answer=sum(grade.status == GradeStatus.NO_ANSWER for grade in grades),
+        grades=dict(Counter(str(grade.status) for grade in grades)),
+        error_problems=problem_errors(records),
+        evaluator_self_accuracy=None if self_accuracy is None else 100 * self_accuracy,
+        evaluator_unjudged=len(completed_results) - len(judged),
+        mean_rounds=mean([float(result.rounds) for result in completed_results]),
+        terminations=dict(Counter(result.termination for result in completed_results)),
+        ceo=ceo_statistics(results),
+        fallbacks=sum(result.fallbacks for result in results),
+        failed_calls=sum(result.failed_calls for result in results),
+        tokens_by_agent=token_totals(records),
+        mean_tokens_per_problem=mean([float(result.total_tokens) for result in completed_results]),
+        mean_completion_tokens_per_problem=mean([float(result.completion_tokens) for result in completed_results]),
+        problem_wall_time_s=mean([result.wall_time_s for result in results]),
+        run_wall_time_s=run_wall_time(records),
+    )
 
 
 @dataclass(frozen=True)
@@ -131,8 +229,8 @@ class JudgeSettings:
     concurrency: int = 16
 
 
-async def judge_records(records: list[RunRecord], settings: JudgeSettings, cache: Path) -> dict[str, Any]:
-    """Judge every solved record (cached in the run directory) and compare with the rule grades."""
+async def judge_records(records: list[RunRecord], settings: JudgeSettings, cache: Path) -> JudgeSummary:
+    """Judge every completed record (cached in the run directory) and compare with the rule grades."""
     from agentverse.graders.judge import LLMJudge
 
     solved = [record for record in records if record.status == "ok" and record.result is not None]
@@ -153,43 +251,55 @@ async def judge_records(records: list[RunRecord], settings: JudgeSettings, cache
         if record.grade is not None and grade.status != GradeStatus.ERROR
     ]
     score = mean([grade.score for grade in scored])
-    return {
-        "model": settings.model,
-        "score": None if score is None else 100 * score,
-        "grades": dict(Counter(str(grade.status) for grade in verdicts)),
-        "errors": len(verdicts) - len(scored),
-        "agreement_with_rules": None if not paired else 100 * mean([float(a == b) for a, b in paired]),
-    }
+    agreement = mean([float(rule == judged) for rule, judged in paired])
+    return JudgeSummary(
+        model=settings.model,
+        score=None if score is None else 100 * score,
+        grades=dict(Counter(str(grade.status) for grade in verdicts)),
+        errors=len(verdicts) - len(scored),
+        agreement_with_rules=None if agreement is None else 100 * agreement,
+    )
 
 
-async def evaluate_run(path: Path, judge: JudgeSettings | None = None) -> dict[str, Any]:
-    """Re-grade one run directory, write its summary.json, and return the summary."""
+def open_run(path: Path) -> tuple[RunDirectory, TaskConfig]:
     run_dir = RunDirectory(path)
     if not run_dir.config_path.exists():
         raise FileNotFoundError(f"{path}: not a run directory (no {run_dir.config_path.name})")
-    config = load_run_config(run_dir)
-    records = await regrade(list(run_dir.latest_records().values()), config.task.kind)
-    summary = {
-        "run_dir": str(path),
-        "task": config.task.name,
-        "model": config.llm.model,
-        **summarize(records, config.task.kind),
-    }
+    return run_dir, load_run_config(run_dir)
+
+
+async def evaluate_run(path: Path, *, regrade_answers: bool = False, judge: JudgeSettings | None = None) -> RunSummary:
+    """Summarize one run directory from its stored grades (re-grading them first when asked),
+    write its summary.json, and return the summary."""
+    run_dir, config = open_run(path)
+    records, not_run = run_dir.slice_records(run_dir.read_slice())
+    if regrade_answers:
+        records = await regrade(records, config.task.kind)
+    mode = records[0].mode if records else "multi-agent"
+    summary = summarize(
+        records,
+        config.task.kind,
+        not_run=not_run,
+        run_dir=str(path),
+        task=config.task.name,
+        model=config.llm.model,
+        mode=mode,
+    )
     if judge is not None:
-        summary["judge"] = await judge_records(records, judge, path / JUDGE_CACHE_FILE)
+        summary.judge = await judge_records(records, judge, path / JUDGE_CACHE_FILE)
     run_dir.write_summary(summary)
     return summary
 
 
-def aggregate(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+def aggregate(summaries: list[RunSummary]) -> RunsAggregate:
     """Average several runs of the same benchmark (the paper reports means over runs)."""
-    scores = [summary["score"] for summary in summaries if summary["score"] is not None]
-    return {
-        "runs": len(summaries),
-        "metric": summaries[0]["metric"] if summaries else None,
-        "mean_score": mean(scores),
-        "stdev_score": statistics.stdev(scores) if len(scores) > 1 else 0.0,
-        "scores": scores,
-        "failed": sum(summary["failed"] for summary in summaries),
-        "problems": sum(summary["problems"] for summary in summaries),
-    }
+    scores = [summary.score for summary in summaries if summary.score is not None]
+    return RunsAggregate(
+        runs=len(summaries),
+        metric=summaries[0].metric if summaries else None,
+        mean_score=mean(scores),
+        stdev_score=statistics.stdev(scores) if len(scores) > 1 else 0.0,
+        scores=scores,
+        errors=sum(summary.errors for summary in summaries),
+        problems=sum(summary.problems for summary in summaries),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -161,7 +162,8 @@ async def test_malformed_ceo_is_retried_then_recorded_with_fallback() -> None:
     assert all(call.content == "I think we should keep going." for call in ceo_calls)
     assert result.fallbacks == 1 and result.failed_calls == ATTEMPTS
     decision = result.ceo_decisions[0]
-    assert decision["source"] == "fallback" and decision["recruit_number"] == 2 and decision["max_tokens"] is None
+    assert decision.source == "fallback" and decision.recruit_number == 2 and decision.max_tokens is None
+    assert decision.round == 1
     assert {payload["max_tokens"] for payload in requests_of(responder, "solver")} == {256}  # configured budget
 
 
@@ -184,12 +186,13 @@ async def test_server_error_then_success_is_retried() -> None:
     assert result.final_answer == "\\boxed{42}"
 
 
-async def test_persistent_server_error_fails_the_problem_without_an_answer() -> None:
+async def test_persistent_server_error_ends_the_problem_as_an_error_without_an_answer() -> None:
     responder = ScriptedResponder(solver=[FakeReply(status=503)])
     result, _ = await run(responder, **{"llm.max_retries": 2})
     assert responder.count("solver") == 3
-    assert result.status == "failed" and result.final_answer is None
-    assert result.termination == "solver_failed"
+    assert result.status == "error" and result.final_answer is None
+    assert result.termination == "error"
+    assert result.error is not None and result.error.startswith("Solver (round 1): ") and "503" in result.error
     failed = [call for call in result.calls if call.agent_type == "solver"]
     assert failed[0].status == "llm_error" and "503" in (failed[0].error or "")
 
@@ -197,7 +200,55 @@ async def test_persistent_server_error_fails_the_problem_without_an_answer() -> 
 async def test_client_error_is_not_retried() -> None:
     responder = ScriptedResponder(solver=[FakeReply(status=400)])
     result, _ = await run(responder)
-    assert responder.count("solver") == 1 and result.status == "failed"
+    assert responder.count("solver") == 1 and result.status == "error"
+
+
+def fail_in_round_two(agent: str) -> ScriptedResponder:
+    """Round 1 runs cleanly (a draft is on the table, the evaluator says wrong); `agent` then fails
+    persistently in round 2."""
+    broken = FakeReply(status=503)
+    scripts: dict[str, list[Any]] = {
+        "ceo": [CONTINUE, CONTINUE],
+        "role_assigner": [COOPERATIVE_ROLES, COOPERATIVE_ROLES],
+        "solver": ["\\boxed{41}", "\\boxed{41}"],
+        "critic": ["[Agree]", "[Agree]"],
+        "evaluator": [WRONG, WRONG],
+    }
+    scripts[agent] = [scripts[agent][0], broken]
+    return ScriptedResponder(**scripts)
+
+
+COOPERATIVE_ROLES = "1. A mathematician specialized in algebra\n2. A reviewer specialized in proofs"
+
+
+@pytest.mark.parametrize("agent", ["ceo", "role_assigner", "solver", "critic", "evaluator"])
+async def test_a_round_two_infrastructure_failure_never_keeps_the_round_one_draft(agent: str) -> None:
+    responder = fail_in_round_two(agent)
+    result, _ = await run(responder, **{"llm.max_retries": 1})
+    assert result.status == "error" and result.termination == "error"
+    assert result.final_answer is None  # the round-1 draft is not passed off as the answer
+    assert result.evaluator_correct is None
+    assert result.error is not None and "(round 2)" in result.error and "503" in result.error
+    assert result.fallbacks == 0  # an infrastructure failure is never covered by a fallback
+    failed = [call for call in result.calls if call.status == "llm_error"]
+    assert [call.agent_type for call in failed] == [agent]
+    errors = [event for event in result.events if event.kind == "infrastructure_error"]
+    assert len(errors) == 1 and errors[0].round == 2
+
+
+async def test_one_failing_critic_cancels_its_siblings_and_errors_the_problem() -> None:
+    def critic(payload: dict[str, Any]) -> FakeReply:
+        if "mathematician" in payload["messages"][0]["content"] or "first" in json.dumps(payload):
+            return FakeReply(status=503)
+        return FakeReply("[Agree]", delay_s=1.0)
+
+    three = "### Decision: <Continue>\n### Recruit Number: 3\n### Direction: Verify.\n### Maximum Tokens: 128"
+    roles = "1. A solver\n2. A first reviewer\n3. A second reviewer"
+    responder = ScriptedResponder(ceo=[three], role_assigner=[roles], critic=[critic])
+    result, _ = await run(responder, **{"llm.max_retries": 0})
+    assert result.status == "error" and "Critic" in (result.error or "")
+    # The problem ends at the failure: the slow sibling's reply is not waited for nor recorded.
+    assert [call.status for call in result.calls if call.agent_type == "critic"] == ["llm_error"]
 
 
 async def test_failing_replica_is_avoided() -> None:
@@ -226,13 +277,14 @@ async def test_no_ceo_runs_fixed_team_with_configured_budgets() -> None:
     assert result.rounds == 2 and result.termination == "max_turn"
     assert {payload["max_tokens"] for payload in requests_of(responder, "solver")} == {256}
     assert {payload["max_tokens"] for payload in requests_of(responder, "critic")} == {128}
-    assert all(decision["source"] == "fixed" for decision in result.ceo_decisions)
+    assert all(decision.source == "fixed" for decision in result.ceo_decisions)
 
 
-async def test_solver_empty_reply_fails_problem() -> None:
+async def test_solver_that_never_answers_readably_ends_ok_with_no_answer() -> None:
     responder = ScriptedResponder(solver=["   "])
     result, _ = await run(responder)
-    assert result.status == "failed" and result.final_answer is None
+    assert result.status == "ok" and result.final_answer is None  # graded no_answer, counted
+    assert result.termination == "solver_failed"
     assert [call.status for call in result.calls if call.agent_type == "solver"] == ["parse_error"] * ATTEMPTS
 
 
@@ -307,11 +359,13 @@ async def test_other_decision_makers_produce_a_solution(structure: str) -> None:
         assert responder.count("solver") == 2 and responder.count("critic") == 2
 
 
-async def test_unreadable_evaluator_counts_as_not_correct_and_is_recorded() -> None:
+async def test_unreadable_evaluator_gives_no_verdict_and_is_recorded() -> None:
     responder = ScriptedResponder(ceo=[CONTINUE], evaluator=["Looks good to me!"])
     result, _ = await run(responder)
     assert result.termination == "max_turn" and result.rounds == 2
-    assert result.evaluator_correct is False and result.fallbacks == 2
+    assert result.evaluator_correct is None and result.fallbacks == 2  # no verdict, never "false"
+    evaluations = [event.detail for event in result.events if event.kind == "evaluation"]
+    assert evaluations == [{"correct": None}, {"correct": None}]
     assert [call.status for call in result.calls if call.agent_type == "evaluator"] == ["parse_error"] * 2 * ATTEMPTS
     second_ceo = requests_of(responder, "ceo")[1]["messages"][-1]["content"]
     assert "The evaluation failed" in second_ceo

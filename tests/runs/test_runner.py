@@ -19,7 +19,7 @@ from agentverse.testing.fake_server import BackgroundServer, FakeReply, Scripted
 from agentverse_command.benchmark import main as benchmark_main
 from agentverse_command.evaluate import main as evaluate_main
 from agentverse_command.report import main as report_main
-from tests.conftest import edited_task
+from tests.conftest import edited_task, fake_config
 
 TASK = "tasksolving/math500/smollm2"
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +87,7 @@ def test_run_grade_and_summary(tmp_path: Path) -> None:
         )
     assert code == 0
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["problems"] == 6 and summary["failed"] == 0
+    assert summary["problems"] == 6 and summary["completed"] == 6 and summary["errors"] == 0
     assert summary["score"] == pytest.approx(50.0)  # even indices right, odd wrong
     assert summary["grades"] == {"correct": 3, "incorrect": 3}
     assert summary["evaluator_self_accuracy"] == pytest.approx(100.0)  # the evaluator is over-confident
@@ -120,7 +120,7 @@ def test_problems_overlap_in_time(tmp_path: Path) -> None:
     assert elapsed < 8 * calls_per_problem * 0.2 / 3  # far below the sequential time
 
 
-def test_failed_problems_are_recorded_apart_and_retried_on_resume(tmp_path: Path) -> None:
+def test_error_problems_are_recorded_apart_and_retried_on_resume(tmp_path: Path) -> None:
     data = write_problems(tmp_path / "data.jsonl", 4)
     broken = {"on": True}
 
@@ -133,19 +133,19 @@ def test_failed_problems_are_recorded_apart_and_retried_on_resume(tmp_path: Path
     run_dir = tmp_path / "run"
     arguments = ["--task", TASK, "--data", str(data), "--run-dir", str(run_dir)]
     with BackgroundServer(responder) as server:
-        assert benchmark_main([*arguments, *model_args(server.base_url)]) == 0
+        assert benchmark_main([*arguments, *model_args(server.base_url)]) == 1  # --max-errors 0: any error
         summary = json.loads((run_dir / "summary.json").read_text())
-        assert summary["failed"] == 1 and summary["solved"] == 3
-        assert summary["failures"][0].startswith("q1:")
+        assert summary["errors"] == 1 and summary["completed"] == 3
+        assert summary["error_problems"][0]["id"] == "q1"
         assert summary["score"] == pytest.approx(100 * 2 / 3)  # q0, q2 right; q3 wrong; q1 not counted
         solver_requests_before = responder.count("solver")
         broken["on"] = False
         assert benchmark_main([*arguments, *model_args(server.base_url)]) == 0
     assert responder.count("solver") == solver_requests_before + 1  # only q1 ran again
     grouped = records_by_id(run_dir)
-    assert [record["status"] for record in grouped["q1"]] == ["failed", "ok"]
+    assert [record["status"] for record in grouped["q1"]] == ["error", "ok"]
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["failed"] == 0 and summary["problems"] == 4
+    assert summary["errors"] == 0 and summary["problems"] == 4
 
 
 def test_dropped_connections_are_retried_and_a_persistent_one_fails_only_its_problem(tmp_path: Path) -> None:
@@ -165,23 +165,24 @@ def test_dropped_connections_are_retried_and_a_persistent_one_fails_only_its_pro
     run_dir = tmp_path / "run"
     with BackgroundServer(responder) as server:
         arguments = ["--task", config, "--data", str(data), "--run-dir", str(run_dir)]
-        assert benchmark_main([*arguments, *model_args(server.base_url)]) == 0
+        assert benchmark_main([*arguments, *model_args(server.base_url), "--max-errors", "1"]) == 0
     assert attempts == {0: 2, 1: 2, 2: 2, 3: 5, 4: 2}  # one retry each; problem 3 used all 4 retries
     grouped = records_by_id(run_dir)
     assert {key: [record["status"] for record in records] for key, records in grouped.items()} == {
         "q0": ["ok"],
         "q1": ["ok"],
         "q2": ["ok"],
-        "q3": ["failed"],
+        "q3": ["error"],
         "q4": ["ok"],
     }
     failed = grouped["q3"][0]
-    assert failed["grade"] is None and "no solution" in failed["error"]  # a system failure, not a wrong answer
+    assert failed["grade"] is None and "Solver (round 1)" in failed["error"]  # an error, not a wrong answer
+    assert failed["result"]["final_answer"] is None
     solver_calls = [call for call in failed["result"]["calls"] if call["agent_type"] == "solver"]
     assert [call["status"] for call in solver_calls] == ["llm_error"]
     assert "connection" in solver_calls[0]["error"]  # the trace says why
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["failed"] == 1 and summary["solved"] == 4
+    assert summary["errors"] == 1 and summary["completed"] == 4
     assert summary["score"] == pytest.approx(100 * 3 / 4)  # q0, q2, q4 right; q1 wrong; q3 not counted
 
 
@@ -367,14 +368,15 @@ def test_partial_last_line_is_skipped_then_cut(tmp_path: Path) -> None:
     from dataloader.base import Sample
 
     directory = RunDirectory(tmp_path / "run")
-    directory.prepare("config: 1\n")
-    record = RunRecord(sample=Sample(id="a", input="x", target="1"), status="failed", error="boom")
+    config = fake_config(TASK, ["http://127.0.0.1:9/v1"])
+    directory.prepare(config)
+    record = RunRecord(sample=Sample(id="a", input="x", target="1"), status="error", error="boom")
     directory.append(record)
     with directory.records_path.open("a") as handle:
         handle.write('{"sample": {"id": "b"')
     assert list(directory.latest_records()) == ["a"]  # the partial line is not read
-    assert directory.finished_ids() == set()  # failed problems are retried
-    directory.prepare("config: 1\n")
+    assert directory.finished_ids() == set()  # errors are retried
+    directory.prepare(config)
     assert directory.records_path.read_text().endswith("}\n")
     assert directory.records_path.read_text().count("\n") == 1
 

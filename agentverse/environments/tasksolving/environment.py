@@ -1,18 +1,26 @@
 """The task-solving loop for one problem: CEO -> recruit -> discuss -> execute -> evaluate.
 
 A problem ends when the CEO says Stop (with a solution on the table), the evaluator says
-correct, the solver produces nothing, or `max_turn` rounds have run; the result says which.
-The final answer is the solver's last solution, whatever the evaluator said.
+correct, the solver produces nothing readable, or `max_turn` rounds have run; the result says
+which. The final answer is the solver's last solution, whatever the evaluator said.
+
+Two kinds of failure, two outcomes:
+- a model failure (a reply that still cannot be parsed after its retries) is the model's doing:
+  a fallback for control agents (named in the trace and counted), and for the solver the end of
+  the problem (`solver_failed`, status ok: with no solution it is graded no_answer and counts);
+- an infrastructure failure (a call that still fails after its transport retries) ends the
+  problem as `status: "error"` with no answer at all, whichever agent it hit: an earlier draft
+  is never kept, because the failed call could have changed it.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from agentverse.agents.agent import Agent
+from agentverse.agents.agent import Agent, InfrastructureFailure
 from agentverse.config.schema import TaskConfig
 from agentverse.environments.tasksolving.rules.ceo import CEO_RULES
 from agentverse.environments.tasksolving.rules.decision_maker import DECISION_MAKERS, Team
@@ -24,7 +32,8 @@ from agentverse.llms.client import LLMClient
 from agentverse.trace import CallRecord, Observer, Trace, TraceEvent
 from dataloader.base import Sample
 
-Termination = Literal["ceo_stop", "evaluator_correct", "max_turn", "solver_failed", "single_agent"]
+Termination = Literal["ceo_stop", "evaluator_correct", "max_turn", "solver_failed", "single_agent", "error"]
+ProblemStatus = Literal["ok", "error"]
 
 
 class AgentUsage(BaseModel):
@@ -39,13 +48,13 @@ class ProblemResult(BaseModel):
     """Everything about one solved (or failed) problem; one line of a run's records file."""
 
     sample_id: str
-    status: Literal["ok", "failed"]
+    status: ProblemStatus = Field(description="`ok`: ran to an end (graded); `error`: an infrastructure failure.")
     error: str | None = None
     final_answer: str | None
     termination: Termination
     rounds: int
-    evaluator_correct: bool | None
-    ceo_decisions: list[dict[str, Any]] = Field(default_factory=list)
+    evaluator_correct: bool | None = Field(description="The last evaluator's verdict; None when there was none.")
+    ceo_decisions: list[RoundPlan] = Field(default_factory=list)
     fallbacks: int = 0
     failed_calls: int = 0
     usage: dict[str, AgentUsage] = Field(default_factory=dict)
@@ -56,6 +65,10 @@ class ProblemResult(BaseModel):
     @property
     def total_tokens(self) -> int:
         return sum(usage.prompt_tokens + usage.completion_tokens for usage in self.usage.values())
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(usage.completion_tokens for usage in self.usage.values())
 
 
 def usage_by_agent(calls: list[CallRecord]) -> dict[str, AgentUsage]:
@@ -86,21 +99,30 @@ class TaskSolvingEnvironment:
     async def solve(self, sample: Sample, observer: Observer | None = None) -> ProblemResult:
         started = time.perf_counter()
         state = ProblemState(sample=sample, config=self.config, llm=self.llm, trace=Trace(observer))
+        try:
+            termination, rounds = await self.run_rounds(state)
+        except InfrastructureFailure as failure:
+            state.trace.event(failure.round_number, "infrastructure_error", agent=failure.agent, error=failure.cause)
+            state.trace.event(failure.round_number, "termination", reason="error")
+            return self.result(state, "error", failure.round_number, time.perf_counter() - started, str(failure))
+        state.trace.event(rounds, "termination", reason=termination)
+        return self.result(state, termination, rounds, time.perf_counter() - started)
+
+    async def run_rounds(self, state: ProblemState) -> tuple[Termination, int]:
         termination: Termination = "max_turn"
         rounds = 0
         for round_number in range(1, self.config.environment.max_turn + 1):
             state.trace.event(round_number, "round_start")
-            plan = await self.ceo(state, round_number)
-            state.trace.event(round_number, "ceo_decision", **plan.__dict__)
+            plan = (await self.ceo(state, round_number)).model_copy(update={"round": round_number})
+            state.plans.append(plan)
+            state.trace.event(round_number, "ceo_decision", **plan.model_dump())
             if plan.decision == "stop" and self.stop_ends(state, round_number):
-                termination = "ceo_stop"
-                break
+                return "ceo_stop", rounds
             rounds = round_number
             termination = await self.run_round(state, round_number, plan)
             if termination != "max_turn":
                 break
-        state.trace.event(rounds, "termination", reason=termination)
-        return self.result(state, termination, rounds, time.perf_counter() - started)
+        return termination, rounds
 
     def stop_ends(self, state: ProblemState, round_number: int) -> bool:
         if state.solution is None:
@@ -122,9 +144,13 @@ class TaskSolvingEnvironment:
         state.solution = discussion.solution
         report = await self.execute(state, discussion.solution)
         state.trace.event(round_number, "executor", summary=report.summary, passed=report.passed)
-        state.evaluation = await self.evaluate(state, round_number, discussion.solution, report)
-        state.trace.event(round_number, "evaluation", **state.evaluation.model_dump())
-        return "evaluator_correct" if state.evaluation.correct else "max_turn"
+        verdict = await self.evaluate(state, round_number, discussion.solution, report)
+        state.evaluation, state.evaluation_failed = verdict, verdict is None
+        if verdict is None:
+            state.trace.event(round_number, "evaluation", correct=None)
+            return "max_turn"
+        state.trace.event(round_number, "evaluation", **verdict.model_dump())
+        return "evaluator_correct" if verdict.correct else "max_turn"
 
     def recruit(self, state: ProblemState, round_number: int, plan: RoundPlan) -> Team:
         """The solver keeps its memory across rounds; critics are recruited fresh each round."""
@@ -143,18 +169,20 @@ class TaskSolvingEnvironment:
         ]
         return Team(state, round_number, plan, state.solver, critics)
 
-    def result(self, state: ProblemState, termination: Termination, rounds: int, wall: float) -> ProblemResult:
+    def result(
+        self, state: ProblemState, termination: Termination, rounds: int, wall: float, error: str | None = None
+    ) -> ProblemResult:
         trace = state.trace
-        failed = state.solution is None
         return ProblemResult(
             sample_id=state.sample.id,
-            status="failed" if failed else "ok",
-            error="the solver produced no solution" if failed else None,
-            final_answer=state.solution,
+            status="error" if error is not None else "ok",
+            error=error,
+            # After an infrastructure failure no answer stands: the failed call could have changed it.
+            final_answer=None if error is not None else state.solution,
             termination=termination,
             rounds=rounds,
-            evaluator_correct=None if state.evaluation is None else state.evaluation.correct,
-            ceo_decisions=[event.detail for event in trace.events if event.kind == "ceo_decision"],
+            evaluator_correct=None if error is not None or state.evaluation is None else state.evaluation.correct,
+            ceo_decisions=list(state.plans),
             fallbacks=sum(event.kind == "fallback" for event in trace.events),
             failed_calls=sum(call.status != "ok" for call in trace.calls),
             usage=usage_by_agent(trace.calls),

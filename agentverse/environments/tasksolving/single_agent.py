@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from agentverse.agents.agent import Agent
+from agentverse.agents.agent import Agent, InfrastructureFailure
 from agentverse.config.schema import TaskConfig
 from agentverse.environments.tasksolving.environment import ProblemResult, usage_by_agent
 from agentverse.llms.client import LLMClient
@@ -27,17 +27,28 @@ class SingleAgentEnvironment:
             "advice": "No advice yet.",
             "critiques": "No reviews yet.",
         }
-        outcome = await solver.step(1, variables)
-        solution = outcome.output.text if outcome.ok else None
-        trace.event(1, "termination", reason="single_agent")
+        try:
+            outcome = await solver.step(1, variables)
+        except InfrastructureFailure as failure:
+            trace.event(1, "infrastructure_error", agent=failure.agent, error=failure.cause)
+            return self.result(sample, trace, None, started, error=str(failure))
+        return self.result(sample, trace, outcome.output.text if outcome.ok else None, started)
+
+    def result(
+        self, sample: Sample, trace: Trace, solution: str | None, started: float, error: str | None = None
+    ) -> ProblemResult:
+        """A solver that cannot produce a readable solution has answered nothing (ok, no_answer)."""
+        termination = "error" if error is not None else "single_agent"
+        trace.event(1, "termination", reason=termination)
         return ProblemResult(
             sample_id=sample.id,
-            status="ok" if solution is not None else "failed",
-            error=None if solution is not None else f"the solver produced no solution ({outcome.error})",
+            status="error" if error is not None else "ok",
+            error=error,
             final_answer=solution,
-            termination="single_agent",
+            termination=termination,
             rounds=1,
             evaluator_correct=None,
+            fallbacks=sum(event.kind == "fallback" for event in trace.events),
             failed_calls=sum(call.status != "ok" for call in trace.calls),
             usage=usage_by_agent(trace.calls),
             wall_time_s=time.perf_counter() - started,

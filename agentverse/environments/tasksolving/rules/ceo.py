@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from agentverse.agents.agent import Agent
 from agentverse.agents.output_parsers import CEODecision
@@ -28,7 +29,13 @@ def validate_decision(decision: CEODecision, rule: CEORuleConfig) -> tuple[Round
         clamped["recruit_number"] = {"asked": decision.recruit_number, "used": recruits}
     if budget != decision.max_tokens:
         clamped["max_tokens"] = {"asked": decision.max_tokens, "used": budget}
-    plan = RoundPlan(decision.decision, recruits, decision.direction, budget, "ceo")
+    plan = RoundPlan(
+        decision=decision.decision,
+        recruit_number=recruits,
+        direction=decision.direction,
+        max_tokens=budget,
+        source="ceo",
+    )
     return plan, clamped
 
 
@@ -39,9 +46,9 @@ def resources_text(state: ProblemState) -> str:
     return f"recruit_number: {state.plan.recruit_number}, maximum_tokens: {budget}"
 
 
-def fixed_plan(state: ProblemState, source: str) -> RoundPlan:
+def fixed_plan(state: ProblemState, source: Literal["fallback", "fixed"]) -> RoundPlan:
     team = state.config.environment.rule.role_assigner.cnt_agents
-    return RoundPlan("continue", team, "", None, source)  # type: ignore[arg-type]
+    return RoundPlan(decision="continue", recruit_number=team, direction="", max_tokens=None, source=source)
 
 
 @CEO_RULES.register("basic")

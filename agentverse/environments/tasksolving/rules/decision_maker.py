@@ -9,14 +9,16 @@ each seeing the earlier reviews), `concurrent` (one concurrent review, one revis
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from agentverse.agents.agent import Agent
 from agentverse.agents.output_parsers import CriticVerdict
 from agentverse.environments.tasksolving.state import ProblemState, RoundPlan
 from agentverse.registry import Registry
 
+Result = TypeVar("Result")
 NO_CRITIQUES = "No reviews yet."
 NO_DRAFT = "No draft yet: share the approach and the pitfalls you would watch for."
 
@@ -62,9 +64,9 @@ class Team:
         return outcome.output
 
     async def review_concurrently(self, solution: str) -> list[CriticVerdict | None]:
-        verdicts = await asyncio.gather(*(self.review_one(critic, solution) for critic in self.critics))
+        verdicts = await gather_or_cancel([self.review_one(critic, solution) for critic in self.critics])
         self.record(verdicts)
-        return list(verdicts)
+        return verdicts
 
     async def review_in_turn(self, solution: str) -> list[CriticVerdict | None]:
         verdicts: list[CriticVerdict | None] = []
@@ -78,6 +80,19 @@ class Team:
     def record(self, verdicts: list[CriticVerdict | None]) -> None:
         summary = [None if verdict is None else verdict.agree for verdict in verdicts]
         self.state.trace.event(self.round_number, "critic_verdicts", agree=summary)
+
+
+async def gather_or_cancel(calls: list[Coroutine[Any, Any, Result]]) -> list[Result]:
+    """Run calls concurrently; when one raises (an infrastructure failure ends the problem), the
+    others are cancelled instead of running on unobserved."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def all_agree(verdicts: list[CriticVerdict | None]) -> bool:

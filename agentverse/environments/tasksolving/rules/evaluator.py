@@ -9,14 +9,10 @@ from agentverse.agents.output_parsers import EvaluatorVerdict
 from agentverse.environments.tasksolving.state import ExecutorReport, ProblemState
 from agentverse.registry import Registry
 
-Evaluator = Callable[[ProblemState, int, str, ExecutorReport], Awaitable[EvaluatorVerdict]]
+# None: the evaluator's reply could not be read. The problem then has no verdict
+# (`evaluator_correct: null`, never false), and the next round is told there was no evaluation.
+Evaluator = Callable[[ProblemState, int, str, ExecutorReport], Awaitable[EvaluatorVerdict | None]]
 EVALUATORS: Registry[Evaluator] = Registry("evaluator")
-
-# The fallback when the evaluator's reply cannot be read: "not correct", and a plain note
-# instead of advice, so the next round's CEO knows there was no evaluation.
-NOT_JUDGED = EvaluatorVerdict(
-    correct=False, advice="The evaluation failed: no advice is available.", recruiting_suggestion=""
-)
 
 
 def describe_team(roles: list[str]) -> str:
@@ -26,7 +22,7 @@ def describe_team(roles: list[str]) -> str:
 @EVALUATORS.register("basic")
 async def basic_evaluator(
     state: ProblemState, round_number: int, solution: str, report: ExecutorReport
-) -> EvaluatorVerdict:
+) -> EvaluatorVerdict | None:
     agent = Agent(state.config.agent("evaluator"), state.llm, state.trace)
     variables = {
         "task_description": state.sample.input,
@@ -36,6 +32,6 @@ async def basic_evaluator(
     }
     outcome = await agent.step(round_number, variables)
     if not outcome.ok:
-        state.trace.event(round_number, "fallback", agent="evaluator", error=outcome.error, used="not correct")
-        return NOT_JUDGED
+        state.trace.event(round_number, "fallback", agent="evaluator", error=outcome.error, used="no verdict")
+        return None
     return outcome.output
