@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from agentverse.config.schema import GenerationConfig
+from agentverse.llms.base import Attempt
 
 CallStatus = Literal["ok", "parse_error", "llm_error"]
 
@@ -36,6 +37,7 @@ class CallRecord(BaseModel):
     latency_s: float = 0.0
     endpoint: str | None = None
     max_tokens_sent: int | None = None  # after fitting into the context; may be below generation.max_tokens
+    attempts: list[Attempt] = Field(default_factory=list, description="HTTP attempts, retries included.")
 
 
 EventKind = Literal[

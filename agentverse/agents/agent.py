@@ -123,7 +123,8 @@ class Agent:
         try:
             result = await self.llm.generate(messages, generation)
         except LLMError as error:
-            self.trace.add_call(CallRecord(**record, status="llm_error", error=str(error)))
+            failed = CallRecord(**record, status="llm_error", error=str(error), attempts=list(error.attempts))
+            self.trace.add_call(failed)
             raise InfrastructureFailure(self.name, round_number, str(error)) from error
         usage = {
             "content": result.content,
@@ -137,6 +138,7 @@ class Agent:
             "latency_s": result.latency_s,
             "endpoint": result.endpoint,
             "max_tokens_sent": result.max_tokens,
+            "attempts": list(result.attempts),
         }
         try:
             parsed = self.parser(result.content, expected)

@@ -15,6 +15,24 @@ class ChatMessage(TypedDict):
     content: str
 
 
+ErrorKind = Literal[
+    "http_status", "timeout", "connection", "bad_response", "rate_limit", "redirect", "invalid_url", "dns"
+]
+# Statuses worth another try: the server may answer differently in a moment.
+TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
+
+
+class Attempt(BaseModel):
+    """One HTTP attempt of a request: where it went and how it ended (None: it succeeded)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    endpoint: str
+    status_code: int | None = None
+    error_kind: ErrorKind | None = None
+    latency_s: float = 0.0
+
+
 class RawCompletion(BaseModel):
     """One backend request's answer, before thinking is split off."""
 
@@ -26,25 +44,37 @@ class RawCompletion(BaseModel):
     completion_tokens: int
     endpoint: str
     reasoning: str | None = None  # filled when the server splits reasoning itself
-
-
-ErrorKind = Literal["http_status", "timeout", "connection", "bad_response", "rate_limit"]
+    attempts: tuple[Attempt, ...] = ()  # every HTTP attempt of this request, the successful one last
 
 
 class LLMError(Exception):
-    """A failed model call. `retryable` marks transient errors (429, 5xx, timeouts, connection)."""
+    """A failed model call.
 
-    def __init__(self, kind: ErrorKind, message: str, status_code: int | None = None) -> None:
+    `retryable` marks transient errors: timeouts, dropped connections, 408/409/425/429 and 5xx.
+    Invalid URLs, redirects, DNS failures and other 4xx (400, 401, 403, 404, 422) are permanent.
+    """
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        status_code: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.status_code = status_code
         self.message = message
+        self.retry_after_s = retry_after_s  # the server's Retry-After, when it sent one
+        self.attempts: list[Attempt] = []
 
     @property
     def retryable(self) -> bool:
         if self.kind in ("timeout", "connection", "rate_limit"):
             return True
-        return self.kind == "http_status" and self.status_code is not None and self.status_code >= 500
+        if self.kind != "http_status" or self.status_code is None:
+            return False
+        return self.status_code >= 500 or self.status_code in TRANSIENT_STATUSES
 
     def __str__(self) -> str:
         code = f" {self.status_code}" if self.status_code is not None else ""

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from agentverse.config.schema import EndpointConfig, GenerationConfig
 from agentverse.llms import openai_backend, transformers_backend  # noqa: F401  (they register themselves)
-from agentverse.llms.base import BACKENDS, Backend, ChatMessage, RawCompletion
+from agentverse.llms.base import BACKENDS, Attempt, Backend, ChatMessage, RawCompletion
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
@@ -36,6 +36,7 @@ class Generation(BaseModel):
     latency_s: float
     endpoint: str
     max_tokens: int  # the budget actually sent (after fitting into the context)
+    attempts: tuple[Attempt, ...] = ()  # every HTTP attempt of every request, retries included
 
 
 def split_reasoning(text: str) -> tuple[str | None, str]:
@@ -93,6 +94,7 @@ class LLMClient:
             latency_s=time.perf_counter() - started,
             endpoint=last.endpoint,
             max_tokens=generation.max_tokens,
+            attempts=tuple(attempt for raw in raws for attempt in raw.attempts),
         )
 
     async def _generate_thinking(

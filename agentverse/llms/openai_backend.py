@@ -1,26 +1,75 @@
 """Any OpenAI-compatible server (vLLM, OpenAI, Together, DeepSeek, llama.cpp) over HTTP.
 
 One `aiohttp` session per endpoint, reused for every call and closed once; a semaphore
-per endpoint caps requests in flight; transient errors (429, 5xx, timeouts, dropped
-connections) are retried with exponential backoff and jitter, preferring another replica.
+per endpoint caps requests in flight; transient errors (408/409/425/429, 5xx, timeouts, dropped
+connections) are retried with exponential backoff and jitter, preferring another replica, and
+never sooner than the server's `Retry-After`. Permanent errors (invalid URL, DNS failure,
+redirects, other 4xx) are not retried.
+
+The API key never leaves the request header: error texts are built from the URL, the status and
+a bounded excerpt of the body, and the key's value is redacted from anything the server or the
+client library says. Redirects are not followed (they would carry the header elsewhere).
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import os
 import random
+import time
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 
 from agentverse.config.schema import EndpointConfig, GenerationConfig
-from agentverse.llms.base import BACKENDS, ChatMessage, LLMError, RawCompletion
+from agentverse.llms.base import BACKENDS, Attempt, ChatMessage, LLMError, RawCompletion
+
+BODY_EXCERPT_CHARS = 300
+ERROR_TEXT_CHARS = 200
+LONGEST_RETRY_AFTER_S = 600.0  # a longer Retry-After is waited for this long at most
+REDACTED = "[redacted]"
 
 
 class MissingAPIKey(ValueError):
     """The config names an API-key variable that is not set."""
+
+
+def api_key_from(config: EndpointConfig, environ: Mapping[str, str] | None = None) -> str | None:
+    """The key named by `api_key_env` (None when the endpoint needs none); checked before a run starts."""
+    if not config.api_key_env:
+        return None
+    api_key = (os.environ if environ is None else environ).get(config.api_key_env)
+    if not api_key:
+        raise MissingAPIKey(f"llm.api_key_env: the environment variable {config.api_key_env} is not set")
+    return api_key
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """`Retry-After` as seconds from now: a number of seconds, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+
+
+def describe_client_error(error: aiohttp.ClientError) -> str:
+    """What went wrong, without `repr()`: some aiohttp errors carry the request (and its headers)."""
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return f"cannot connect ({error.os_error.strerror or type(error.os_error).__name__})"
+    if isinstance(error, aiohttp.ClientResponseError):
+        return f"{type(error).__name__} {error.status}: {error.message}"[:ERROR_TEXT_CHARS]
+    return f"{type(error).__name__}: {error}"[:ERROR_TEXT_CHARS]
 
 
 class Endpoint:
@@ -31,8 +80,9 @@ class Endpoint:
         self.semaphore = asyncio.Semaphore(config.max_concurrency)
         self.in_flight = 0
         self.failures = 0
+        self._secret = api_key
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._timeout = aiohttp.ClientTimeout(total=config.timeout_s)
+        self._timeout_s = config.timeout_s
         self._connections = config.max_concurrency
         self._session: aiohttp.ClientSession | None = None
 
@@ -40,23 +90,37 @@ class Endpoint:
         # Created on first use so that it belongs to the running event loop.
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._connections)
-            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout, connector=connector)
+            timeout = aiohttp.ClientTimeout(total=self._timeout_s)
+            self._session = aiohttp.ClientSession(headers=self._headers, timeout=timeout, connector=connector)
         return self._session
+
+    def redact(self, text: str) -> str:
+        return text.replace(self._secret, REDACTED) if self._secret else text
 
     async def post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         url = self.base_url + path
         async with self.semaphore:
             self.in_flight += 1
             try:
-                async with self.session().post(url, json=payload) as response:
-                    status, text = response.status, await response.text()
-            except asyncio.TimeoutError as error:
-                raise LLMError("timeout", f"{url}: no answer within the timeout") from error
-            except aiohttp.ClientError as error:
-                raise LLMError("connection", f"{url}: {error!r}") from error
+                status, text, headers = await self._send(url, payload)
+            except LLMError as error:
+                raise LLMError(error.kind, self.redact(error.message), error.status_code) from None
             finally:
                 self.in_flight -= 1
-        return decode_response(status, text, url)
+        return decode_response(status, self.redact(text), url, headers)
+
+    async def _send(self, url: str, payload: dict[str, Any]) -> tuple[int, str, Mapping[str, str]]:
+        try:
+            async with self.session().post(url, json=payload, allow_redirects=False) as response:
+                return response.status, await response.text(), response.headers
+        except TimeoutError:
+            raise LLMError("timeout", f"{url}: no answer within {self._timeout_s:g} s") from None
+        except aiohttp.InvalidURL:
+            raise LLMError("invalid_url", f"{url}: not a valid URL") from None
+        except aiohttp.ClientConnectorDNSError:
+            raise LLMError("dns", f"{url}: the host name does not resolve") from None
+        except aiohttp.ClientError as error:
+            raise LLMError("connection", f"{url}: {describe_client_error(error)}") from None
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -64,15 +128,21 @@ class Endpoint:
             self._session = None
 
 
-def decode_response(status: int, text: str, url: str) -> dict[str, Any]:
+def decode_response(status: int, text: str, url: str, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    headers = headers or {}
+    excerpt = text[:BODY_EXCERPT_CHARS]
+    if 300 <= status < 400:
+        location = headers.get("Location", "?")
+        raise LLMError("redirect", f"{url}: answered {status} with a redirect to {location} (not followed)", status)
+    retry_after = retry_after_seconds(headers.get("Retry-After"))
     if status == 429:
-        raise LLMError("rate_limit", f"{url}: {text[:300]}", 429)
+        raise LLMError("rate_limit", f"{url}: {excerpt}", 429, retry_after)
     if status >= 400:
-        raise LLMError("http_status", f"{url}: {text[:500]}", status)
+        raise LLMError("http_status", f"{url}: {excerpt}", status, retry_after)
     try:
         body = json.loads(text)
-    except ValueError as error:
-        raise LLMError("bad_response", f"{url}: response is not JSON: {text[:200]!r}") from error
+    except ValueError:
+        raise LLMError("bad_response", f"{url}: response is not JSON: {text[:200]!r}") from None
     if not isinstance(body, dict) or not body.get("choices"):
         raise LLMError("bad_response", f"{url}: no choices in response: {text[:200]}")
     return body
@@ -88,14 +158,9 @@ def render_chatml(messages: list[ChatMessage], prefill: str) -> str:
 class OpenAIBackend:
     """Spreads requests over one or more replicas of the same served model."""
 
-    def __init__(self, config: EndpointConfig, environ: dict[str, str] | None = None) -> None:
+    def __init__(self, config: EndpointConfig, environ: Mapping[str, str] | None = None) -> None:
         self.config = config
-        environ = os.environ if environ is None else environ
-        api_key = None
-        if config.api_key_env:
-            api_key = environ.get(config.api_key_env)
-            if not api_key:
-                raise MissingAPIKey(f"llm.api_key_env: the environment variable {config.api_key_env} is not set")
+        api_key = api_key_from(config, environ)
         self.endpoints = [Endpoint(url, config, api_key) for url in config.base_urls]
 
     def pick_endpoint(self, avoid: set[str]) -> Endpoint:
@@ -131,27 +196,42 @@ class OpenAIBackend:
     ) -> RawCompletion:
         path, payload = self.build_request(messages, generation, prefill)
         tried: set[str] = set()
+        attempts: list[Attempt] = []
         for attempt in range(self.config.max_retries + 1):
             endpoint = self.pick_endpoint(tried)
+            started = time.perf_counter()
             try:
                 body = await endpoint.post(path, payload)
-                return parse_completion(body, endpoint.base_url)
             except LLMError as error:
                 endpoint.failures += 1
+                attempts.append(failed_attempt(endpoint.base_url, error, time.perf_counter() - started))
                 if not error.retryable or attempt == self.config.max_retries:
+                    error.attempts = attempts
                     raise
                 tried.add(endpoint.base_url)
                 if len(tried) == len(self.endpoints):
                     tried.clear()
-                await asyncio.sleep(self.backoff(attempt))
+                await asyncio.sleep(self.wait_before_retry(attempt, error))
+                continue
+            attempts.append(Attempt(endpoint=endpoint.base_url, latency_s=time.perf_counter() - started))
+            return parse_completion(body, endpoint.base_url).model_copy(update={"attempts": tuple(attempts)})
         raise AssertionError("unreachable")
 
     def backoff(self, attempt: int) -> float:
         base = self.config.retry_backoff_s * (2**attempt)
         return min(base, 60.0) * (0.5 + random.random() / 2)
 
+    def wait_before_retry(self, attempt: int, error: LLMError) -> float:
+        """The backoff, but never sooner than the server asked (Retry-After)."""
+        asked = min(error.retry_after_s, LONGEST_RETRY_AFTER_S) if error.retry_after_s is not None else 0.0
+        return max(self.backoff(attempt), asked)
+
     async def aclose(self) -> None:
         await asyncio.gather(*(endpoint.aclose() for endpoint in self.endpoints))
+
+
+def failed_attempt(endpoint: str, error: LLMError, latency_s: float) -> Attempt:
+    return Attempt(endpoint=endpoint, status_code=error.status_code, error_kind=error.kind, latency_s=latency_s)
 
 
 def parse_completion(body: dict[str, Any], endpoint: str) -> RawCompletion:

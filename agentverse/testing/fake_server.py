@@ -25,6 +25,8 @@ class FakeReply:
     status: int = 200  # an HTTP error status makes the server fail this request
     delay_s: float = 0.0
     drop_connection: bool = False  # close the socket without answering
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. Retry-After, Location
+    echo_headers: bool = False  # put the request's headers into the (error) body
 
 
 Responder = Callable[[dict[str, Any]], "FakeReply | Awaitable[FakeReply]"]
@@ -112,7 +114,12 @@ class FakeOpenAIServer:
             request.transport.close()
             return web.Response(status=500)
         if reply.status != 200:
-            return web.json_response({"error": {"message": "injected failure"}}, status=reply.status)
+            message = (
+                f"injected failure; request headers: {dict(request.headers)}"
+                if reply.echo_headers
+                else ("injected failure")
+            )
+            return web.json_response({"error": {"message": message}}, status=reply.status, headers=reply.headers)
         return web.json_response(completion_body(payload, text, truncated, completion_tokens, request.path))
 
 
