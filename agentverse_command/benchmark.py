@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import re
 import sys
 from pathlib import Path
 
 from agentverse.config.schema import TaskConfig
-from agentverse.llms.openai_backend import MissingAPIKey
+from agentverse.llms.openai_backend import MissingAPIKey, api_key_from
 from agentverse.runs.runner import run_benchmark
 from agentverse.runs.store import RunDirectory, RunDirError
 from agentverse.runs.summary import RunSummary, aggregate, evaluate_run
@@ -140,9 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     samples = load_data_or_exit(config, args)
     directories = [RunDirectory(path) for path in run_dirs(args, config)]
     try:
-        for run_dir in directories:
-            run_dir.prepare(config)
-        summaries = asyncio.run(run_all(config, samples, directories, args))
+        if config.llm.backend == "openai":
+            api_key_from(config.llm)  # before anything is written
+        with contextlib.ExitStack() as held:
+            for run_dir in directories:
+                held.enter_context(run_dir.exclusive())
+                run_dir.prepare(config)
+            summaries = asyncio.run(run_all(config, samples, directories, args))
     except (RunDirError, MissingAPIKey) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from string import Template
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -27,6 +28,20 @@ class GenerationConfig(StrictModel):
     top_p: float = Field(default=0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     stop: tuple[str, ...] = Field(default=(), description="Stop strings.")
     seed: int | None = Field(default=None, description="Sampling seed, when the server honours it.")
+
+
+def check_base_url(url: str) -> str:
+    """A base URL with an http(s) scheme, a host and a valid port; without the trailing slash."""
+    parsed = urlsplit(url.strip())
+    if parsed.scheme not in ("http", "https"):
+        raise ValueError(f"base URL must start with http:// or https://, got {url!r}")
+    try:
+        parsed.port  # noqa: B018  (raises for a port that is not a number in range)
+    except ValueError:
+        raise ValueError(f"base URL has an invalid port: {url!r}") from None
+    if not parsed.hostname:
+        raise ValueError(f"base URL has no host: {url!r}")
+    return url.strip().rstrip("/")
 
 
 class EndpointConfig(StrictModel):
@@ -69,10 +84,7 @@ class EndpointConfig(StrictModel):
     @field_validator("base_urls")
     @classmethod
     def _check_urls(cls, value: list[str]) -> list[str]:
-        for url in value:
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"base URL must start with http:// or https://, got {url!r}")
-        return [url.rstrip("/") for url in value]
+        return [check_base_url(url) for url in value]
 
 
 class CEORuleConfig(StrictModel):

@@ -14,6 +14,8 @@ problem's current content, so changed problems or targets under the same id are 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -35,6 +37,7 @@ RECORDS_FILE = "records.jsonl"
 SLICE_FILE = "slice.json"
 LOG_FILE = "run.log"
 SUMMARY_FILE = "summary.json"
+LOCK_FILE = ".lock"
 # Transport settings: they decide where and how requests travel, never what a result is (an
 # infrastructure failure never changes a result), so a run may resume with other values.
 TRANSPORT_FIELDS = ("base_urls", "api_key_env", "max_concurrency", "timeout_s", "max_retries", "retry_backoff_s")
@@ -101,6 +104,31 @@ class RunDirectory:
         self.config_path = path / CONFIG_FILE
         self.log_path = path / LOG_FILE
         self.summary_path = path / SUMMARY_FILE
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the run directory for one runner: a second one stops at once, naming the holder.
+
+        `flock` is released by the kernel when its holder dies, so a killed run never blocks the next.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        with (self.path / LOCK_FILE).open("a+", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                raise RunDirError(
+                    f"{self.path}: another runner (PID {holder}) is using this run directory; "
+                    "wait for it to finish or use another --run-dir"
+                ) from None
+            handle.truncate(0)
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def prepare(self, config: TaskConfig) -> None:
         """Create the directory, or check that a resumed run uses the same config.
