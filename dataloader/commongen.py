@@ -2,9 +2,11 @@
 
 There is no hub copy. The source is a JSONL file from the Self-Refine line of work
 (`data/tasks/cg/commongen_hard.jsonl` in the madaan/self-refine repository; AgentVerse ships a copy).
-Each line holds a concept list under `concepts` or `concept_set`, as a list or a "#"-joined string.
-The sample id is the line's `id` when it has one, else a hash of the sorted concepts, so the id
-does not depend on the line's position or on the order the concepts are listed in.
+Each line holds a concept list under `concepts` or `concept_set`, as a list or a string joined by
+"#" (CommonGen's own dumps), by commas, or by spaces; the research repository's loader read only
+`concepts`. The sample id is the line's `id` (a number or a string) when it has one, else a hash
+of the sorted concepts, so the id does not depend on the line's position or on the order the
+concepts are listed in.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from dataloader.base import Sample
 from dataloader.errors import RecordError
-from dataloader.records import optional_text, short_hash
+from dataloader.records import find_field, sample_id
 from dataloader.spec import Benchmark
 
 SOURCE_REPOSITORY = "madaan/self-refine"
@@ -29,9 +31,8 @@ CONCEPT_FIELDS = ("concepts", "concept_set")
 
 def from_raw(record: Mapping[str, Any]) -> Sample:
     concepts = concept_list(record)
-    given_id = optional_text(record, "id")
     return Sample(
-        id=given_id.strip() if given_id else short_hash("#".join(sorted(concepts))),
+        id=sample_id(record, ("id",), "#".join(sorted(concepts))),
         input=instruction(concepts),
         target=concepts,
         metadata={"num_concepts": len(concepts)},
@@ -39,12 +40,12 @@ def from_raw(record: Mapping[str, Any]) -> Sample:
 
 
 def concept_list(record: Mapping[str, Any]) -> list[str]:
-    field = next((name for name in CONCEPT_FIELDS if record.get(name) is not None), None)
+    field = find_field(record, *CONCEPT_FIELDS)
     if field is None:
         raise RecordError(CONCEPT_FIELDS[0], f"is missing (expected one of {', '.join(CONCEPT_FIELDS)})")
     value = record[field]
     if isinstance(value, str):
-        items: list[Any] = value.split("#")
+        items: list[Any] = split_concepts(value)
     elif isinstance(value, list | tuple):
         items = list(value)
     else:
@@ -55,6 +56,14 @@ def concept_list(record: Mapping[str, Any]) -> list[str]:
     if not concepts:
         raise RecordError(field, "holds no concepts")
     return concepts
+
+
+def split_concepts(text: str) -> list[str]:
+    """A joined concept string; "#" first, since "ice cream#cone" holds a two-word concept."""
+    for separator in ("#", ","):
+        if separator in text:
+            return text.split(separator)
+    return text.split()
 
 
 def instruction(concepts: list[str]) -> str:

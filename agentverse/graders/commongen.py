@@ -1,69 +1,91 @@
-"""CommonGen: which required concepts a generated text uses, matched by lemma (ran -> run)."""
+"""CommonGen: which required concepts a generated text uses, matched through lemmas and inflections.
+
+A concept word is used when a whole word of the text is the concept itself, one of the concept's
+inflections (axe -> axes, jean -> jeans), or a word whose lemma candidates, for any part of
+speech, include the concept (bases -> base or basis, biking -> bike, ran -> run). Words outside
+lemminflect's dictionary get its spelling rules for nouns and verbs (frisbees -> frisbee). Only
+whole words count: "hotdog" does not use "dog", "forest" does not use "rest".
+"""
 
 from __future__ import annotations
 
 import functools
 import re
 import threading
-from typing import TYPE_CHECKING
+from types import ModuleType
 
 from agentverse.graders.base import Grade, GradeStatus
 from agentverse.graders.text import strip_reasoning
 
-if TYPE_CHECKING:
-    from spacy.language import Language
-
-FULL_PIPELINE = "en_core_web_sm"
-POS_SUFFIX = re.compile(r"_[A-Za-z]+$")  # some CommonGen dumps tag concepts as dog_N, run_V
-_pipeline_lock = threading.Lock()
+# Letters only, so "dog's" gives "dog" and "ice-cream" gives "ice" and "cream".
+WORD = re.compile(r"[^\W\d_]+")
+# Some CommonGen dumps tag concepts with their part of speech: dog_N, run_V.
+POS_SUFFIX = re.compile(r"_(?:[NVAR]|NOUN|VERB|ADJ|ADV)$")
+RULE_CLASSES = ("NOUN", "VERB")  # the parts of speech whose spelling rules unknown words get
+_load_lock = threading.Lock()
 
 
 @functools.cache
-def _load_pipeline() -> Language:
-    import spacy
+def _load_lemminflect() -> ModuleType:
+    import lemminflect
 
-    if spacy.util.is_package(FULL_PIPELINE):
-        # A trained pipeline lemmatizes by part of speech; the parser and NER are not needed.
-        return spacy.load(FULL_PIPELINE, exclude=["parser", "ner"])
-    # Offline fallback: the lookup table from spacy-lookups-data, no model download.
-    nlp = spacy.blank("en")
-    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
-    nlp.initialize()
-    return nlp
+    lemminflect.getAllLemmas("warm")  # the first lookup reads the dictionaries; do it once, here
+    return lemminflect
 
 
-def _pipeline() -> Language:
-    # Loaded on first use, never at import; the lock keeps concurrent first calls to one load.
-    with _pipeline_lock:
-        return _load_pipeline()
+def _lemminflect() -> ModuleType:
+    # Imported on first use, never at import; the lock keeps concurrent first calls to one load.
+    with _load_lock:
+        return _load_lemminflect()
 
 
-def _lemma_forms(text: str) -> set[str]:
-    """Every lowercased token and its lemma (the lookup table only knows lowercase words)."""
-    forms: set[str] = set()
-    for token in _pipeline()(text.lower()):
-        if token.is_alpha:
-            forms.update((token.text, token.lemma_.lower()))
-    return forms
+@functools.lru_cache(maxsize=65536)
+def word_lemmas(word: str) -> frozenset[str]:
+    """The lowercase word and every lemma it may have, for any part of speech."""
+    lemminflect = _lemminflect()
+    by_class = lemminflect.getAllLemmas(word)
+    if not by_class:
+        # Unknown to the dictionary: the rules only, so a known word never gets a far-fetched lemma.
+        by_class = {upos: lemminflect.getAllLemmasOOV(word, upos) for upos in RULE_CLASSES}
+    return frozenset({word}.union(*by_class.values()))
 
 
-def _concept_words(concept: str) -> list[str]:
-    return POS_SUFFIX.sub("", concept.strip()).lower().replace("_", " ").split()
+@functools.lru_cache(maxsize=65536)
+def concept_forms(word: str) -> frozenset[str]:
+    """The lowercase concept word and all its inflections (plural, past, -ing, 3rd person...)."""
+    lemminflect = _lemminflect()
+    by_tag = dict(lemminflect.getAllInflections(word))
+    if not by_tag:
+        for upos in RULE_CLASSES:
+            by_tag.update(lemminflect.getAllInflectionsOOV(word, upos))
+    return frozenset({word}.union(*by_tag.values()))
 
 
-def _covered(concept: str, text_forms: set[str]) -> bool:
-    words = _concept_words(concept)
-    if not words:
-        return False
-    # Every word of the concept must appear, as itself or via a shared lemma.
-    return all(word in text_forms or _lemma_forms(word) & text_forms for word in words)
+def text_words(text: str) -> set[str]:
+    return set(WORD.findall(text.lower()))
+
+
+def concept_words(concept: str) -> list[str]:
+    return WORD.findall(POS_SUFFIX.sub("", concept.strip()).lower())
+
+
+def word_used(word: str, words: set[str], lemmas: set[str]) -> bool:
+    return word in lemmas or not concept_forms(word).isdisjoint(words)
 
 
 def concept_coverage(text: str, concepts: list[str]) -> tuple[list[str], list[str]]:
-    """(covered, missing) concepts, each list in the given order."""
-    text_forms = _lemma_forms(text)
-    covered = [concept for concept in concepts if _covered(concept, text_forms)]
-    missing = [concept for concept in concepts if concept not in covered]
+    """(covered, missing) concepts, each list in the given order.
+
+    A multi-word concept ("ice cream") is covered when each of its words is used.
+    """
+    words = text_words(text)
+    lemmas: set[str] = set().union(*(word_lemmas(word) for word in words))
+    covered: list[str] = []
+    missing: list[str] = []
+    for concept in concepts:
+        parts = concept_words(concept)
+        used = bool(parts) and all(word_used(part, words, lemmas) for part in parts)
+        (covered if used else missing).append(concept)
     return covered, missing
 
 

@@ -95,6 +95,58 @@ def test_evaluator() -> None:
         parse_evaluator("### Correctness: 1")
 
 
+EVALUATOR_ACCEPTED = [
+    # (reply, correct, advice)
+    ("### Correctness: 1\n### Advice: Good.", True, "Good."),
+    ("### Correctness: <1>\n### Advice: <Check the units in step 3.>", True, "<Check the units in step 3.>"),
+    ("### Correctness: **0**\n### Advice: Redo the integral.", False, "Redo the integral."),
+    ("### Correctness: 1.\n### Advice: Fine as it is.", True, "Fine as it is."),
+    ("### Correctness: 0 (the sign is wrong)\n### Advice: Flip the sign.", False, "Flip the sign."),
+    (
+        "### Correctness: 1\n### Advice: None needed; the solution is correct.",
+        True,
+        "None needed; the solution is correct.",
+    ),
+    ("### Correctness: [0]\n### Advice: The answer should be 12, not 10.", False, "The answer should be 12, not 10."),
+]
+
+
+@pytest.mark.parametrize(("reply", "correct", "advice"), EVALUATOR_ACCEPTED)
+def test_evaluator_accepts_real_verdicts(reply: str, correct: bool, advice: str) -> None:
+    verdict = parse_evaluator(reply)
+    assert (verdict.correct, verdict.advice) == (correct, advice)
+
+
+EVALUATOR_TEMPLATE_ECHOES = [
+    # (reply, what the error names)
+    (
+        "### Correctness: <0 or 1>\n### Advice: <your advice>\n### Recruiting Suggestion: <which experts to recruit>",
+        "Correctness",
+    ),
+    ("### Correctness: <0 or 1>\n### Advice: Check step 2.", "Correctness"),
+    ("### Correctness: 0 or 1\n### Advice: Check step 2.", "Correctness"),
+    ("### Correctness: 0/1\n### Advice: Check step 2.", "Correctness"),
+    ("### Correctness: [0 | 1]\n### Advice: Check step 2.", "Correctness"),
+    ("### Correctness: <1 if correct, else 0>\n### Advice: Check step 2.", "Correctness"),
+    ("### Correctness: <correctness>\n### Advice: Check step 2.", "Correctness"),
+    ("### Correctness: 1\n### Advice: <your advice>", "Advice"),
+    ("### Correctness: 1\n### Advice: <advice>", "Advice"),
+    ("### Correctness: 0\n### Advice: [your advice here]", "Advice"),
+    ("### Correctness: 0\n### Advice: (your advice)", "Advice"),
+    ("### Correctness: 0\n### Advice: {advice}", "Advice"),
+    ("### Correctness: 0\n### Advice: Your advice here", "Advice"),
+    ("### Correctness: 0\n### Advice: ...", "Advice"),
+    ("### Correctness: 0\n### Advice:\n### Recruiting Suggestion: a chemist", "Advice"),
+]
+
+
+@pytest.mark.parametrize(("reply", "field"), EVALUATOR_TEMPLATE_ECHOES)
+def test_evaluator_rejects_an_echoed_template(reply: str, field: str) -> None:
+    with pytest.raises(ParseError, match=field) as caught:
+        parse_evaluator(reply)
+    assert caught.value.raw == reply
+
+
 def test_solutions() -> None:
     assert parse_solution("  \\boxed{3} ").text == "\\boxed{3}"
     with pytest.raises(ParseError):

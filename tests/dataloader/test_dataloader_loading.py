@@ -84,7 +84,7 @@ def test_a_normalized_line_missing_a_key_is_reported_not_reinterpreted(tmp_path:
 
 def test_bad_raw_line_names_file_line_and_field(tmp_path: Path) -> None:
     rows = raw_rows("math500")
-    del rows[2]["answer"]
+    del rows[2]["answer"], rows[2]["solution"]  # the boxed solution would stand in for the answer
     path = write_lines(tmp_path / "raw.jsonl", rows)
     with pytest.raises(DataError, match=rf"{re.escape(str(path))}, line 3, field 'answer': is missing"):
         load_samples("math500", path)
