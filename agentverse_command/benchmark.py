@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from agentverse.config.schema import TaskConfig
-from agentverse.llms.openai_backend import MissingAPIKey, api_key_from
+from agentverse.llms.openai_backend import EndpointCheckError, MissingAPIKey, api_key_from
 from agentverse.runs.runner import run_benchmark
 from agentverse.runs.store import RunDirectory, RunDirError
 from agentverse.runs.summary import RunSummary, aggregate, evaluate_run
@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_model_options(parser)
     return parser
+
+
+class RunStopped(RuntimeError):
+    """The run stopped early (every endpoint down); what was recorded is kept."""
 
 
 def error_allowance(text: str) -> float:
@@ -127,6 +131,8 @@ async def run_all(
             f"{stats.done} run, {stats.skipped} resumed, {stats.errors} errors, {stats.wall_time_s:.1f}s",
             file=sys.stderr,
         )
+        if stats.stopped is not None:
+            raise RunStopped(f"{stats.stopped}; {stats.not_started} problems not started (run again to resume)")
         # The runner graded every problem once; the summary reads those grades.
         summaries.append(await evaluate_run(run_dir.path))
     return summaries
@@ -148,9 +154,12 @@ def main(argv: list[str] | None = None) -> int:
                 held.enter_context(run_dir.exclusive())
                 run_dir.prepare(config)
             summaries = asyncio.run(run_all(config, samples, directories, args))
-    except (RunDirError, MissingAPIKey) as error:
+    except (RunDirError, MissingAPIKey, EndpointCheckError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except RunStopped as stopped:
+        print(f"error: {stopped}", file=sys.stderr)
+        return 1
     for summary in summaries:
         print_summary(summary)
     if len(summaries) > 1:

@@ -75,6 +75,11 @@ class EndpointConfig(StrictModel):
     timeout_s: float = Field(default=1800.0, gt=0, description="Timeout of one HTTP request.")
     max_retries: int = Field(default=4, ge=0, le=20, description="Retries of transient errors per request.")
     retry_backoff_s: float = Field(default=1.0, ge=0, description="First backoff; doubles with jitter.")
+    circuit_breaker_failures: PositiveInt = Field(
+        default=5,
+        description="Consecutive connection failures after which an endpoint is marked down (its work goes "
+        "to the other replicas; with all down the run stops).",
+    )
 
     @field_validator("base_urls", mode="before")
     @classmethod

@@ -16,8 +16,18 @@ class ChatMessage(TypedDict):
 
 
 ErrorKind = Literal[
-    "http_status", "timeout", "connection", "bad_response", "rate_limit", "redirect", "invalid_url", "dns"
+    "http_status",
+    "timeout",
+    "connection",
+    "bad_response",
+    "rate_limit",
+    "redirect",
+    "invalid_url",
+    "dns",
+    "unreachable",  # every endpoint is marked down: nothing was sent
 ]
+# Failures that say the endpoint cannot be reached at all (they trip its circuit breaker).
+UNREACHABLE_KINDS = frozenset({"connection", "dns", "invalid_url"})
 # Statuses worth another try: the server may answer differently in a moment.
 TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
 

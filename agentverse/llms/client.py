@@ -118,5 +118,19 @@ class LLMClient:
         )
         return second.text.strip(), first.text.strip(), [first, second], True
 
+    async def check(self) -> list[str]:
+        """The backend's pre-run check of its endpoints (warnings; raises when none can serve)."""
+        check = getattr(self.backend, "check", None)
+        return await check() if check is not None else []
+
+    @property
+    def unreachable(self) -> bool:
+        """Every endpoint is marked down: nothing more can be sent."""
+        return bool(getattr(self.backend, "unreachable", False))
+
+    def unreachable_message(self) -> str:
+        describe = getattr(self.backend, "unreachable_message", None)
+        return describe() if describe is not None else "the model cannot be reached"
+
     async def aclose(self) -> None:
         await self.backend.aclose()

@@ -25,16 +25,22 @@ from typing import Any
 import aiohttp
 
 from agentverse.config.schema import EndpointConfig, GenerationConfig
-from agentverse.llms.base import BACKENDS, Attempt, ChatMessage, LLMError, RawCompletion
+from agentverse.llms.base import BACKENDS, UNREACHABLE_KINDS, Attempt, ChatMessage, LLMError, RawCompletion
 
 BODY_EXCERPT_CHARS = 300
 ERROR_TEXT_CHARS = 200
 LONGEST_RETRY_AFTER_S = 600.0  # a longer Retry-After is waited for this long at most
 REDACTED = "[redacted]"
+PROBE_AFTER_S = 30.0  # a down endpoint gets one trial request after this long
+CHECK_TIMEOUT_S = 10.0
 
 
 class MissingAPIKey(ValueError):
     """The config names an API-key variable that is not set."""
+
+
+class EndpointCheckError(ValueError):
+    """Before a run: no endpoint answers, or none serves the configured model."""
 
 
 def api_key_from(config: EndpointConfig, environ: Mapping[str, str] | None = None) -> str | None:
@@ -80,6 +86,11 @@ class Endpoint:
         self.semaphore = asyncio.Semaphore(config.max_concurrency)
         self.in_flight = 0
         self.failures = 0
+        self.consecutive_unreachable = 0
+        self.down_since: float | None = None
+        self.excluded = False  # it does not serve the model: never used in this run
+        self.last_error = ""
+        self._breaker_threshold = config.circuit_breaker_failures
         self._secret = api_key
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._timeout_s = config.timeout_s
@@ -93,6 +104,26 @@ class Endpoint:
             timeout = aiohttp.ClientTimeout(total=self._timeout_s)
             self._session = aiohttp.ClientSession(headers=self._headers, timeout=timeout, connector=connector)
         return self._session
+
+    @property
+    def usable(self) -> bool:
+        """Up, or down long enough that one trial request may tell whether it is back."""
+        if self.excluded:
+            return False
+        return self.down_since is None or time.monotonic() - self.down_since >= PROBE_AFTER_S
+
+    def record_success(self) -> None:
+        self.consecutive_unreachable = 0
+        self.down_since = None
+
+    def record_failure(self, error: LLMError) -> None:
+        self.failures += 1
+        self.last_error = error.message
+        if error.kind not in UNREACHABLE_KINDS:
+            return
+        self.consecutive_unreachable += 1
+        if self.consecutive_unreachable >= self._breaker_threshold or self.down_since is not None:
+            self.down_since = time.monotonic()  # (re)opened: a failed trial restarts the wait
 
     def redact(self, text: str) -> str:
         return text.replace(self._secret, REDACTED) if self._secret else text
@@ -121,6 +152,24 @@ class Endpoint:
             raise LLMError("dns", f"{url}: the host name does not resolve") from None
         except aiohttp.ClientError as error:
             raise LLMError("connection", f"{url}: {describe_client_error(error)}") from None
+
+    async def served_models(self) -> list[str]:
+        """The model names `GET /models` lists; raises LLMError when the endpoint cannot be reached."""
+        url = self.base_url + "/models"
+        try:
+            async with self.session().get(url, allow_redirects=False, timeout=CHECK_TIMEOUT_S) as response:
+                status, text = response.status, await response.text()
+        except TimeoutError:
+            raise LLMError("timeout", f"no answer within {CHECK_TIMEOUT_S:g} s") from None
+        except aiohttp.ClientError as error:
+            raise LLMError("connection", self.redact(describe_client_error(error))) from None
+        if status != 200:
+            raise LLMError("http_status", f"GET {url} answered {status}", status)
+        try:
+            listed = json.loads(text).get("data") or []
+            return [str(entry["id"]) for entry in listed if isinstance(entry, dict) and "id" in entry]
+        except (ValueError, AttributeError, TypeError):
+            raise LLMError("bad_response", f"GET {url}: not a model list") from None
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -163,9 +212,47 @@ class OpenAIBackend:
         api_key = api_key_from(config, environ)
         self.endpoints = [Endpoint(url, config, api_key) for url in config.base_urls]
 
+    @property
+    def unreachable(self) -> bool:
+        """Every endpoint's circuit breaker is open."""
+        return not any(endpoint.usable for endpoint in self.endpoints)
+
+    def unreachable_message(self) -> str:
+        reasons = ", ".join(f"{endpoint.base_url} ({endpoint.last_error})" for endpoint in self.endpoints)
+        return f"no endpoint reachable: {reasons}"
+
+    async def check(self) -> list[str]:
+        """Ask every endpoint which models it serves, before a run.
+
+        Returns warnings (an endpoint down while others are up; an endpoint that lists no models);
+        raises EndpointCheckError when no endpoint answers, or none that answers lists the model.
+        """
+        outcomes = await asyncio.gather(
+            *(endpoint.served_models() for endpoint in self.endpoints), return_exceptions=True
+        )
+        warnings, reachable, missing = [], [], []
+        for endpoint, outcome in zip(self.endpoints, outcomes, strict=True):
+            if isinstance(outcome, LLMError) and outcome.kind in (*UNREACHABLE_KINDS, "timeout"):
+                warnings.append(f"{endpoint.base_url}: unreachable ({outcome.message}); marked down")
+                endpoint.last_error, endpoint.down_since = outcome.message, time.monotonic()
+                continue
+            reachable.append(endpoint)
+            if isinstance(outcome, BaseException):
+                warnings.append(f"{endpoint.base_url}: cannot list its models ({outcome}); trying anyway")
+            elif self.config.model not in outcome:
+                missing.append(f"{endpoint.base_url} serves {', '.join(outcome) or 'no model'}")
+                endpoint.excluded, endpoint.last_error = True, f"does not serve {self.config.model!r}"
+        if not reachable:
+            raise EndpointCheckError(self.unreachable_message())
+        if len(missing) == len(reachable):
+            raise EndpointCheckError(f"model {self.config.model!r} is not served: {'; '.join(missing)}")
+        return warnings + [f"model {self.config.model!r} is not served at {entry}" for entry in missing]
+
     def pick_endpoint(self, avoid: set[str]) -> Endpoint:
-        candidates = [endpoint for endpoint in self.endpoints if endpoint.base_url not in avoid]
-        candidates = candidates or self.endpoints
+        usable = [endpoint for endpoint in self.endpoints if endpoint.usable]
+        if not usable:
+            raise LLMError("unreachable", self.unreachable_message())
+        candidates = [endpoint for endpoint in usable if endpoint.base_url not in avoid] or usable
         return min(candidates, key=lambda endpoint: (endpoint.in_flight, endpoint.failures, random.random()))
 
     def build_request(
@@ -198,12 +285,16 @@ class OpenAIBackend:
         tried: set[str] = set()
         attempts: list[Attempt] = []
         for attempt in range(self.config.max_retries + 1):
-            endpoint = self.pick_endpoint(tried)
+            try:
+                endpoint = self.pick_endpoint(tried)
+            except LLMError as error:
+                error.attempts = attempts
+                raise
             started = time.perf_counter()
             try:
                 body = await endpoint.post(path, payload)
             except LLMError as error:
-                endpoint.failures += 1
+                endpoint.record_failure(error)
                 attempts.append(failed_attempt(endpoint.base_url, error, time.perf_counter() - started))
                 if not error.retryable or attempt == self.config.max_retries:
                     error.attempts = attempts
@@ -213,6 +304,7 @@ class OpenAIBackend:
                     tried.clear()
                 await asyncio.sleep(self.wait_before_retry(attempt, error))
                 continue
+            endpoint.record_success()
             attempts.append(Attempt(endpoint=endpoint.base_url, latency_s=time.perf_counter() - started))
             return parse_completion(body, endpoint.base_url).model_copy(update={"attempts": tuple(attempts)})
         raise AssertionError("unreachable")

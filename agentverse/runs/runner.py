@@ -10,6 +10,7 @@ as an error: excluded from the score, listed, and run again on resume.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ class RunStats:
     tokens: int = 0
     wall_time_s: float = 0.0
     error_messages: list[str] = field(default_factory=list)
+    not_started: int = 0
+    stopped: str | None = None  # why the run stopped before every problem was started
 
     @property
     def accuracy(self) -> float | None:
@@ -115,6 +118,13 @@ async def run_benchmark(
     mode = "single-agent" if single_agent else "multi-agent"
     run_dir.log(f"start: {len(pending)} to run, {stats.skipped} already done, concurrency {concurrency}, {mode}")
     llm = LLMClient.from_config(config.llm)
+    try:
+        for warning in await llm.check():
+            run_dir.log(f"endpoint check: {warning}")
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
+    except BaseException:
+        await llm.aclose()
+        raise
     environment = SingleAgentEnvironment(config, llm) if single_agent else TaskSolvingEnvironment(config, llm)
     gate = asyncio.Semaphore(concurrency)
     # One writer at a time, off the event loop: an fsync takes milliseconds on a real disk.
@@ -124,7 +134,14 @@ async def run_benchmark(
 
     async def run_one(sample: Sample) -> None:
         async with gate:
+            if stats.stopped is not None:
+                stats.not_started += 1
+                return
             record = await solve_one(environment, config, sample, mode)
+            if llm.unreachable and stats.stopped is None:
+                # Every endpoint is down: start nothing more (the rest fail fast and are recorded).
+                stats.stopped = llm.unreachable_message()
+                run_dir.log(f"stopping: {stats.stopped}")
         async with write_lock:
             await asyncio.to_thread(run_dir.append, record)
         stats.add(record)
@@ -139,5 +156,6 @@ async def run_benchmark(
         await llm.aclose()
         bar.close()
         stats.wall_time_s = time.perf_counter() - started
-        run_dir.log(f"end: {stats.done} run ({stats.errors} errors) in {stats.wall_time_s:.1f}s")
+        counts = f"{stats.errors} errors, {stats.not_started} not started"
+        run_dir.log(f"end: {stats.done} run ({counts}) in {stats.wall_time_s:.1f}s")
     return stats

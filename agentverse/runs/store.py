@@ -40,7 +40,15 @@ SUMMARY_FILE = "summary.json"
 LOCK_FILE = ".lock"
 # Transport settings: they decide where and how requests travel, never what a result is (an
 # infrastructure failure never changes a result), so a run may resume with other values.
-TRANSPORT_FIELDS = ("base_urls", "api_key_env", "max_concurrency", "timeout_s", "max_retries", "retry_backoff_s")
+TRANSPORT_FIELDS = (
+    "base_urls",
+    "api_key_env",
+    "max_concurrency",
+    "timeout_s",
+    "max_retries",
+    "retry_backoff_s",
+    "circuit_breaker_failures",
+)
 
 
 def sample_digest(sample: Sample) -> str:

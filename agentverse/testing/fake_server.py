@@ -50,6 +50,7 @@ class FakeOpenAIServer:
     in_flight: int = 0
     max_in_flight: int = 0
     port: int = 0
+    models: tuple[str, ...] = ("fake",)  # what GET /v1/models lists
     _runner: web.AppRunner | None = None
 
     @property
@@ -80,7 +81,7 @@ class FakeOpenAIServer:
         await self.stop()
 
     async def _models(self, request: web.Request) -> web.Response:
-        return web.json_response({"object": "list", "data": [{"id": "fake", "object": "model"}]})
+        return web.json_response({"object": "list", "data": [{"id": name, "object": "model"} for name in self.models]})
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         payload = await request.json()
@@ -214,8 +215,14 @@ class ScriptedResponder:
 class BackgroundServer:
     """Runs a FakeOpenAIServer on its own event loop in a thread (for subprocess tests and benchmarks)."""
 
-    def __init__(self, responder: Responder, latency: LatencyModel | None = None, port: int = 0) -> None:
-        self.server = FakeOpenAIServer(responder, latency=latency, port=port)
+    def __init__(
+        self,
+        responder: Responder,
+        latency: LatencyModel | None = None,
+        port: int = 0,
+        models: tuple[str, ...] = ("fake",),
+    ) -> None:
+        self.server = FakeOpenAIServer(responder, latency=latency, port=port, models=models)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: Any = None
 
@@ -258,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         help="Step time grows by this fraction per request in flight.",
     )
     parser.add_argument("--pad-words", type=int, default=0, help="Words of filler reasoning before each reply.")
+    parser.add_argument(
+        "--model", action="append", dest="models", help="A model name GET /v1/models lists (repeatable; default fake)."
+    )
     args = parser.parse_args(argv)
     filler = " ".join(["thinking"] * args.pad_words)
 
@@ -271,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
 
     async def serve() -> None:
         latency = gpu_like if args.step_time else None
-        server = FakeOpenAIServer(responder, latency=latency, port=args.port)
+        models = tuple(args.models or ["fake"])
+        server = FakeOpenAIServer(responder, latency=latency, port=args.port, models=models)
         await server.start()
         print(f"serving on {server.base_url}", flush=True)
         await asyncio.Event().wait()

@@ -60,3 +60,72 @@ def test_a_missing_api_key_stops_before_the_run_directory_is_made(
     code = benchmark_main([*arguments, *model_args("http://127.0.0.1:9/v1"), "--api-key-env", "MAS_TTS_UNSET_KEY"])
     assert code == 2 and "MAS_TTS_UNSET_KEY" in capsys.readouterr().err
     assert not run_dir.exists()
+
+
+def free_port() -> int:
+    """A port with nothing listening on it (bound, then released)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_dead_endpoint_stops_the_run_within_seconds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_problems(tmp_path / "data.jsonl", 40)
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    started = time.perf_counter()
+    code = benchmark_main(["--task", TASK, "--data", str(data), "--run-dir", str(tmp_path / "run"), *model_args(dead)])
+    assert code != 0 and time.perf_counter() - started < 10
+    err = capsys.readouterr().err
+    assert f"no endpoint reachable: {dead}" in err and "cannot connect" in err
+
+
+def test_a_model_the_server_does_not_serve_is_named_with_the_served_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_problems(tmp_path / "data.jsonl", 2)
+    with BackgroundServer(ScriptedResponder(solver=[solver_reply])) as server:
+        arguments = ["--task", TASK, "--data", str(data), "--run-dir", str(tmp_path / "run")]
+        code = benchmark_main([*arguments, *model_args(server.base_url), "--model", "m1-32b"])
+        assert not server.requests  # nothing was sent
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "model 'm1-32b' is not served" in err and "serves fake" in err
+
+
+def test_a_dead_replica_is_skipped_and_the_live_one_does_the_work(tmp_path: Path) -> None:
+    data = write_problems(tmp_path / "data.jsonl", 6)
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    run_dir = tmp_path / "run"
+    with BackgroundServer(ScriptedResponder(solver=[solver_reply])) as server:
+        arguments = ["--task", TASK, "--data", str(data), "--run-dir", str(run_dir)]
+        assert benchmark_main([*arguments, *model_args(server.base_url), "--base-url", dead]) == 0
+    assert "unreachable" in (run_dir / "run.log").read_text()
+    records = [record for entries in records_by_id(run_dir).values() for record in entries]
+    attempts = [attempt for record in records for call in record["result"]["calls"] for attempt in call["attempts"]]
+    assert attempts and all(attempt["endpoint"] == server.base_url for attempt in attempts)
+
+
+def test_an_endpoint_that_dies_mid_run_stops_it_and_keeps_the_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_problems(tmp_path / "data.jsonl", 30)
+    run_dir = tmp_path / "run"
+    port = free_port()
+    arguments = ["--task", TASK, "--data", str(data), "--run-dir", str(run_dir), "--concurrency", "2"]
+    server = BackgroundServer(ScriptedResponder(solver=[solver_reply]), latency=lambda t, f: 0.05, port=port)
+    served = server.__enter__()
+    command = [sys.executable, "-m", "agentverse_command.benchmark", *arguments, *model_args(served.base_url)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(records_by_id(run_dir) if (run_dir / "records.jsonl").exists() else {}) < 3:
+        time.sleep(0.05)
+    server.__exit__(None, None, None)
+    died = time.perf_counter()
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1 and time.perf_counter() - died < 10
+    assert "no endpoint reachable" in err and "not started" in err
+    grouped = records_by_id(run_dir)
+    assert sum(entries[-1]["status"] == "ok" for entries in grouped.values()) >= 3  # kept
+    assert len(grouped) < 30
