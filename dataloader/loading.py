@@ -73,7 +73,8 @@ def parse_json_lines(lines: Iterable[str], source: str) -> Iterator[tuple[int, d
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            message = f"invalid JSON ({error.msg} at column {error.colno})"
+            # Some messages end in "at" ("Unterminated string starting at"): one "at" before the column.
+            message = f"invalid JSON ({error.msg.removesuffix(' at')} at column {error.colno})"
             raise DataError(f"{source}, line {number}: {message}") from None
         if not isinstance(record, dict):
             raise DataError(f"{source}, line {number}: expected a JSON object, got {type(record).__name__}")

@@ -183,7 +183,7 @@ def parse_records(text: str, source: str) -> list[dict[str, Any]]:
     try:
         records: Any = json.loads(text)
     except json.JSONDecodeError as error:
-        raise DataError(f"{source}: invalid JSON ({error.msg} at line {error.lineno})") from None
+        raise DataError(f"{source}: invalid JSON ({error.msg.removesuffix(' at')} at line {error.lineno})") from None
     if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
         raise DataError(f"{source}: expected a JSON array of objects")
     for index, record in enumerate(records, start=1):

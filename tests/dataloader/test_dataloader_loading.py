@@ -153,3 +153,12 @@ def test_mapper_module_constants_name_the_hub_source() -> None:
         "test",
     )
     assert get_benchmark("commongen").hub is None
+
+
+def test_a_broken_json_line_names_its_column_once(tmp_path: Path) -> None:
+    data = tmp_path / "broken.jsonl"
+    data.write_text('{"id": "a", "input": "x", "target": "1"}\n{"id": "b", "input": "never closed\n')
+    with pytest.raises(DataError) as caught:
+        load_samples("math500", data)
+    message = str(caught.value)
+    assert f"{data}, line 2" in message and "at column" in message and "at at" not in message
