@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from agentverse.config.schema import GenerationConfig
 from agentverse.llms.base import Attempt
 
-CallStatus = Literal["ok", "parse_error", "llm_error"]
+CallStatus = Literal["ok", "parse_error", "llm_error", "context_overflow"]
 
 
 class CallRecord(BaseModel):

@@ -57,7 +57,10 @@ def print_summary(summary: RunSummary) -> None:
     rounds = "n/a" if summary.mean_rounds is None else f"{summary.mean_rounds:.2f}"
     print(f"  mean rounds: {rounds}  terminations: {summary.terminations}")
     print(f"  CEO: {summary.ceo.model_dump_json()}")
-    print(f"  fallbacks: {summary.fallbacks}  failed calls: {summary.failed_calls}")
+    print(
+        f"  fallbacks: {summary.fallbacks}  failed calls: {summary.failed_calls}  "
+        f"context overflows: {summary.context_overflows}  replies cut at the length limit: {summary.truncated_replies}"
+    )
     tokens = summary.mean_tokens_per_problem
     print(f"  mean tokens/problem: {'n/a' if tokens is None else f'{tokens:.0f}'}")
     for agent, usage in summary.tokens_by_agent.items():

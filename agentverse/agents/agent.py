@@ -12,7 +12,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from agentverse.agents.output_parsers import PARSERS, ParsedOutput, ParseError
 from agentverse.config.schema import AgentConfig, GenerationConfig
-from agentverse.llms.base import ChatMessage, LLMError
+from agentverse.llms.base import ChatMessage, ContextOverflow, LLMError
 from agentverse.llms.client import LLMClient
 from agentverse.trace import CallRecord, Trace
 
@@ -42,7 +42,7 @@ class AgentOutcome(Generic[Output]):
     """
 
     output: Output | None
-    status: Literal["ok", "parse_error"]
+    status: Literal["ok", "parse_error", "context_overflow"]
     error: str | None = None
     content: str | None = None
 
@@ -97,7 +97,7 @@ class Agent:
         for attempt in range(1, self.config.max_retry + 1):
             # Transport retries already happened inside the backend; only unreadable replies retry here.
             outcome = await self._attempt(round_number, attempt, messages, generation, expected)
-            if outcome.ok:
+            if outcome.status != "parse_error":  # ok, or a prompt that will not fit any better next time
                 break
         if outcome.ok and remember:
             self.history.extend([prompt, {"role": "assistant", "content": outcome.content or ""}])
@@ -122,6 +122,9 @@ class Agent:
         }
         try:
             result = await self.llm.generate(messages, generation)
+        except ContextOverflow as overflow:
+            self.trace.add_call(CallRecord(**record, status="context_overflow", error=str(overflow)))
+            return AgentOutcome(None, "context_overflow", str(overflow))
         except LLMError as error:
             failed = CallRecord(**record, status="llm_error", error=str(error), attempts=list(error.attempts))
             self.trace.add_call(failed)

@@ -69,6 +69,11 @@ class EndpointConfig(StrictModel):
         "or the raw completions endpoint with a ChatML prompt.",
     )
     context_length: PositiveInt = Field(default=32768, description="Model context; bounds the forced answer.")
+    min_reply_tokens: PositiveInt = Field(
+        default=64,
+        description="Fewest tokens a reply may be given: a prompt that leaves less room in the context is "
+        "not sent and fails as context_overflow (a model-side failure, counted).",
+    )
     max_concurrency: PositiveInt = Field(
         default=64, description="Requests in flight per endpoint (transformers: the largest batch)."
     )

@@ -91,6 +91,13 @@ class LLMError(Exception):
         return f"{self.kind}{code}: {self.message}"
 
 
+class ContextOverflow(Exception):
+    """The prompt leaves less than `min_reply_tokens` of the context for the reply; nothing was sent.
+
+    A model-side failure (the conversation outgrew the model), not an infrastructure one.
+    """
+
+
 class Backend(Protocol):
     """Generates a continuation. `prefill` is the start of the assistant reply to continue from."""
 

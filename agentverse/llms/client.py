@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from agentverse.config.schema import EndpointConfig, GenerationConfig
 from agentverse.llms import openai_backend, transformers_backend  # noqa: F401  (they register themselves)
-from agentverse.llms.base import BACKENDS, Attempt, Backend, ChatMessage, RawCompletion
+from agentverse.llms.base import BACKENDS, Attempt, Backend, ChatMessage, ContextOverflow, RawCompletion
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
@@ -67,7 +67,12 @@ class LLMClient:
         lives on the server; the budget actually sent is recorded with every call.
         """
         estimate = sum(len(message["content"]) // 3 + 16 for message in messages) + 256
-        room = max(1, self.config.context_length - estimate)
+        room = self.config.context_length - estimate
+        if room < self.config.min_reply_tokens:
+            raise ContextOverflow(
+                f"the prompt (about {estimate} tokens) leaves {max(room, 0)} of the {self.config.context_length}-token "
+                f"context for the reply, below min_reply_tokens {self.config.min_reply_tokens}; not sent"
+            )
         if generation.max_tokens <= room:
             return generation
         return generation.model_copy(update={"max_tokens": room})

@@ -87,6 +87,8 @@ class RunSummary(Summary):
     ceo: CEOStatistics
     fallbacks: int = 0
     failed_calls: int
+    context_overflows: int = Field(default=0, description="Calls not sent: the prompt left no room for a reply.")
+    truncated_replies: int = Field(default=0, description="Replies cut by the length limit.")
     tokens_by_agent: dict[str, AgentUsage] = Field(description="Every call of the slice, errors included (cost).")
     mean_tokens_per_problem: float | None = Field(description="Prompt + completion tokens, over completed problems.")
     mean_completion_tokens_per_problem: float | None = None
@@ -210,6 +212,8 @@ def summarize(records: list[RunRecord], kind: str, *, not_run: int = 0, **identi
         ceo=ceo_statistics(results),
         fallbacks=sum(result.fallbacks for result in results),
         failed_calls=sum(result.failed_calls for result in results),
+        context_overflows=sum(call.status == "context_overflow" for result in results for call in result.calls),
+        truncated_replies=sum(call.truncated for result in results for call in result.calls),
         tokens_by_agent=token_totals(records),
         mean_tokens_per_problem=mean([float(result.total_tokens) for result in completed_results]),
         mean_completion_tokens_per_problem=mean([float(result.completion_tokens) for result in completed_results]),

@@ -168,3 +168,23 @@ def test_max_errors_sets_the_exit_code(tmp_path: Path, allowance: str, code: int
     with BackgroundServer(ScriptedResponder(solver=[solver])) as server:
         assert run(server.base_url, data, run_dir, "--max-errors", allowance) == code
     assert summary_of(run_dir)["errors"] == 1  # written either way
+
+
+def test_a_prompt_larger_than_the_context_is_not_sent_and_counts_as_no_answer(tmp_path: Path) -> None:
+    data = tmp_path / "data.jsonl"
+    huge = "word " * 40_000  # about 70,000 estimated tokens against a 8192-token context
+    rows = [{"id": "big", "input": f"Problem number 0: {huge}", "target": "0", "metadata": {}}]
+    rows.append({"id": "small", "input": "Problem number 2: what is 2?", "target": "2", "metadata": {}})
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    responder = ScriptedResponder(solver=[solver_reply])
+    run_dir = tmp_path / "run"
+    with BackgroundServer(responder) as server:
+        assert run(server.base_url, data, run_dir, "--no-ceo") == 0  # a model-side failure, not an error
+    assert all("word word word" not in json.dumps(payload) for payload in responder.payloads.get("solver", []))
+    record = records_by_id(run_dir)["big"][0]
+    assert record["status"] == "ok" and record["grade"]["status"] == "no_answer"
+    overflows = [call["agent_type"] for call in record["result"]["calls"] if call["status"] == "context_overflow"]
+    assert overflows == ["role_assigner", "solver"]  # each once: not retried, the prompt would not shrink
+    summary = summary_of(run_dir)
+    assert summary["context_overflows"] == 2 and summary["completed"] == 2
+    assert summary["score"] == pytest.approx(50.0)
