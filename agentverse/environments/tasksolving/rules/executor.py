@@ -23,18 +23,16 @@ async def no_execution(state: ProblemState, solution: str) -> ExecutorReport:
     return ExecutorReport("No execution for this task.")
 
 
-def test_program(code: str, public_tests: list[str], imports: list[str]) -> str:
-    """The candidate, then the public asserts (with the imports they need), then a success line."""
-    header = "\n".join(imports)
-    checks = "\n".join(public_tests)
-    report = 'print("all public tests passed")' if public_tests else 'print("code ran without error")'
-    return f"{header}\n{code}\n\n{checks}\n{report}\n"
+def test_program(code: str, public_tests: list[str], imports: list[str]) -> tuple[str, str]:
+    """(candidate, tests) for the sandbox: the code as written, then the public asserts with their imports."""
+    tests = "\n".join([*imports, *public_tests])
+    return code, f"{tests}\n"
 
 
 @EXECUTORS.register("code-test")
 async def code_test(state: ProblemState, solution: str) -> ExecutorReport:
     from agentverse.graders.code import extract_code
-    from agentverse.sandbox import SandboxLimits, run_python
+    from agentverse.sandbox import SandboxLimits, SandboxStatus, run_tests
 
     code = extract_code(solution)
     if code is None:
@@ -42,11 +40,14 @@ async def code_test(state: ProblemState, solution: str) -> ExecutorReport:
     rule = state.config.environment.rule.executor
     public_tests = list(state.sample.metadata.get("public_tests", []))
     imports = list(state.sample.metadata.get("test_imports", []))
-    limits = SandboxLimits(wall_timeout_s=rule.timeout_s, memory_mb=rule.memory_mb)
-    result = await run_python(test_program(code, public_tests, imports), limits)
-    passed = result.status == "ok"
+    limits = SandboxLimits(cpu_time_s=rule.cpu_time_s, memory_mb=rule.memory_mb)
+    # The same contract as grading: a pass means every public test ran (an early exit is no pass).
+    result = await run_tests(*test_program(code, public_tests, imports), limits)
+    passed = result.status == SandboxStatus.OK
+    verdict = ("all public tests passed" if public_tests else "code ran without error") if passed else result.detail
     lines = [
         f"Ran the code with {len(public_tests)} public test(s): {result.status}.",
+        verdict,
         f"stdout:\n{result.stdout[-OUTPUT_TAIL:]}" if result.stdout.strip() else "",
         f"stderr:\n{result.stderr[-OUTPUT_TAIL:]}" if result.stderr.strip() else "",
     ]
