@@ -15,7 +15,7 @@ CODE = "```python\ndef has_close_elements(numbers, threshold):\n    return False
 
 def test_inference_script_with_an_endpoint(tmp_path: Path) -> None:
     responder = ScriptedResponder(solver=[CODE])
-    with BackgroundServer(responder) as server:
+    with BackgroundServer(responder, models=("smollm2",)) as server:
         environment = {
             **os.environ,
             "BASE_URL": server.base_url,

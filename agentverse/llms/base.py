@@ -18,7 +18,8 @@ class ChatMessage(TypedDict):
 ErrorKind = Literal[
     "http_status",
     "timeout",
-    "connection",
+    "connection",  # connected, then reset or dropped
+    "refused",  # could not connect at all
     "bad_response",
     "rate_limit",
     "redirect",
@@ -27,7 +28,7 @@ ErrorKind = Literal[
     "unreachable",  # every endpoint is marked down: nothing was sent
 ]
 # Failures that say the endpoint cannot be reached at all (they trip its circuit breaker).
-UNREACHABLE_KINDS = frozenset({"connection", "dns", "invalid_url"})
+UNREACHABLE_KINDS = frozenset({"refused", "dns", "invalid_url"})
 # Statuses worth another try: the server may answer differently in a moment.
 TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
 
@@ -80,7 +81,7 @@ class LLMError(Exception):
 
     @property
     def retryable(self) -> bool:
-        if self.kind in ("timeout", "connection", "rate_limit"):
+        if self.kind in ("timeout", "connection", "refused", "rate_limit"):
             return True
         if self.kind != "http_status" or self.status_code is None:
             return False

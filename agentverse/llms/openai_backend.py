@@ -150,6 +150,8 @@ class Endpoint:
             raise LLMError("invalid_url", f"{url}: not a valid URL") from None
         except aiohttp.ClientConnectorDNSError:
             raise LLMError("dns", f"{url}: the host name does not resolve") from None
+        except aiohttp.ClientConnectorError as error:
+            raise LLMError("refused", f"{url}: {describe_client_error(error)}") from None
         except aiohttp.ClientError as error:
             raise LLMError("connection", f"{url}: {describe_client_error(error)}") from None
 
@@ -161,6 +163,8 @@ class Endpoint:
                 status, text = response.status, await response.text()
         except TimeoutError:
             raise LLMError("timeout", f"no answer within {CHECK_TIMEOUT_S:g} s") from None
+        except aiohttp.ClientConnectorError as error:
+            raise LLMError("refused", self.redact(describe_client_error(error))) from None
         except aiohttp.ClientError as error:
             raise LLMError("connection", self.redact(describe_client_error(error))) from None
         if status != 200:

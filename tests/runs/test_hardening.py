@@ -11,6 +11,7 @@ import pytest
 
 from agentverse.testing.fake_server import BackgroundServer, ScriptedResponder
 from agentverse_command.benchmark import main as benchmark_main
+from tests.conftest import edited_task
 from tests.runs.test_runner import ROOT, TASK, model_args, records_by_id, solver_reply, write_problems
 
 
@@ -113,7 +114,9 @@ def test_an_endpoint_that_dies_mid_run_stops_it_and_keeps_the_records(
     data = write_problems(tmp_path / "data.jsonl", 30)
     run_dir = tmp_path / "run"
     port = free_port()
-    arguments = ["--task", TASK, "--data", str(data), "--run-dir", str(run_dir), "--concurrency", "2"]
+    backoff = {"  context_length: 8192\n": "  context_length: 8192\n  retry_backoff_s: 0.05\n"}
+    task = edited_task(TASK, tmp_path, backoff)  # seconds of backoff would only add to the wait
+    arguments = ["--task", task, "--data", str(data), "--run-dir", str(run_dir), "--concurrency", "2"]
     server = BackgroundServer(ScriptedResponder(solver=[solver_reply]), latency=lambda t, f: 0.05, port=port)
     served = server.__enter__()
     command = [sys.executable, "-m", "agentverse_command.benchmark", *arguments, *model_args(served.base_url)]
