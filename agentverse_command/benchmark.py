@@ -23,7 +23,7 @@ from agentverse.llms.openai_backend import EndpointCheckError, MissingAPIKey, ap
 from agentverse.runs.runner import run_benchmark
 from agentverse.runs.store import RunDirectory, RunDirError
 from agentverse.runs.summary import RunSummary, aggregate, evaluate_run
-from agentverse_command.common import add_model_options, load_config_or_exit
+from agentverse_command.common import Interrupted, add_model_options, load_config_or_exit, run_interruptibly
 from agentverse_command.evaluate import print_aggregate, print_summary
 from dataloader import DataError, load_samples
 from dataloader.base import Sample
@@ -87,6 +87,17 @@ def report_errors(summary: RunSummary, allowance: float) -> None:
     )
 
 
+def prepare_or_explain(run_dir: RunDirectory, config: TaskConfig, held: contextlib.ExitStack) -> None:
+    """Lock and prepare a run directory; a directory that cannot be written is one clear error."""
+    try:
+        held.enter_context(run_dir.exclusive())
+        run_dir.prepare(config)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        where = error.filename or run_dir.path
+        raise RunDirError(f"{run_dir.path}: cannot write the run directory ({reason}: {where})") from None
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
 
@@ -132,7 +143,8 @@ async def run_all(
             file=sys.stderr,
         )
         if stats.stopped is not None:
-            raise RunStopped(f"{stats.stopped}; {stats.not_started} problems not started (run again to resume)")
+            lost = f"; {len(stats.lost)} finished problems could not be written" if stats.lost else ""
+            raise RunStopped(f"{stats.stopped}; {stats.not_started} problems not started{lost} (run again to resume)")
         # The runner graded every problem once; the summary reads those grades.
         summaries.append(await evaluate_run(run_dir.path))
     return summaries
@@ -151,15 +163,21 @@ def main(argv: list[str] | None = None) -> int:
             api_key_from(config.llm)  # before anything is written
         with contextlib.ExitStack() as held:
             for run_dir in directories:
-                held.enter_context(run_dir.exclusive())
-                run_dir.prepare(config)
-            summaries = asyncio.run(run_all(config, samples, directories, args))
+                prepare_or_explain(run_dir, config, held)
+            summaries = asyncio.run(run_interruptibly(run_all(config, samples, directories, args)))
     except (RunDirError, MissingAPIKey, EndpointCheckError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except RunStopped as stopped:
         print(f"error: {stopped}", file=sys.stderr)
         return 1
+    except Interrupted as interrupted:
+        places = ", ".join(str(run_dir.path) for run_dir in directories)
+        print(
+            f"interrupted ({interrupted}): finished problems are saved in {places}; run again to resume",
+            file=sys.stderr,
+        )
+        return interrupted.exit_code
     for summary in summaries:
         print_summary(summary)
     if len(summaries) > 1:

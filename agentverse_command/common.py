@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
 import sys
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from agentverse.config.loader import ConfigError, load_task_config
 from agentverse.config.schema import TaskConfig
@@ -58,3 +61,45 @@ def load_config_or_exit(task: str, args: argparse.Namespace) -> tuple[TaskConfig
         print(f"config error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     return config, str(path)
+
+
+Result = TypeVar("Result")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(Exception):
+    """The user (Ctrl-C) or the system (SIGTERM) asked the command to stop."""
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(signal.Signals(signal_number).name)
+        self.signal_number = signal_number
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signal_number  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+
+
+async def run_interruptibly(work: Coroutine[Any, Any, Result]) -> Result:
+    """Run the command's work; SIGINT or SIGTERM cancels it (calls in flight are cancelled, and the
+    work's cleanup writes what had finished) and raises `Interrupted` instead of a traceback.
+    A second signal during the cleanup is ignored, so the cleanup completes."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    received: list[int] = []
+
+    def on_signal(signal_number: int) -> None:
+        if not received:
+            received.append(signal_number)
+            task.cancel()
+
+    for signal_number in STOP_SIGNALS:
+        loop.add_signal_handler(signal_number, on_signal, signal_number)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if received:
+            raise Interrupted(received[0]) from None
+        raise
+    finally:
+        for signal_number in STOP_SIGNALS:
+            loop.remove_signal_handler(signal_number)

@@ -20,7 +20,7 @@ from agentverse.environments.tasksolving.environment import ProblemResult, TaskS
 from agentverse.llms.client import LLMClient
 from agentverse.llms.openai_backend import MissingAPIKey
 from agentverse.trace import CallRecord, Observer, TraceEvent
-from agentverse_command.common import add_model_options, load_config_or_exit
+from agentverse_command.common import Interrupted, add_model_options, load_config_or_exit, run_interruptibly
 from dataloader.base import Sample
 
 PREVIEW = 600
@@ -92,6 +92,32 @@ class Printer:
             print(f"! {event.kind}: {json.dumps(detail, ensure_ascii=False)}")
 
 
+class Collector:
+    """Keeps every call and event as it happens (and passes it on), so an interrupted run can
+    still save what it did."""
+
+    def __init__(self, forward: Observer | None) -> None:
+        self.forward = forward
+        self.calls: list[CallRecord] = []
+        self.events: list[TraceEvent] = []
+
+    def __call__(self, item: CallRecord | TraceEvent) -> None:
+        (self.calls if isinstance(item, CallRecord) else self.events).append(item)  # type: ignore[arg-type]
+        if self.forward is not None:
+            self.forward(item)
+
+    def partial_trace(self, reason: str) -> str:
+        return json.dumps(
+            {
+                "status": "interrupted",
+                "reason": reason,
+                "calls": [call.model_dump(mode="json") for call in self.calls],
+                "events": [event.model_dump(mode="json") for event in self.events],
+            },
+            indent=2,
+        )
+
+
 async def solve(config: TaskConfig, sample: Sample, observer: Observer | None) -> ProblemResult:
     llm = LLMClient.from_config(config.llm)
     try:
@@ -100,11 +126,11 @@ async def solve(config: TaskConfig, sample: Sample, observer: Observer | None) -
         await llm.aclose()
 
 
-def save_trace(result: ProblemResult, output: Path | None) -> Path:
+def save_trace(text: str, output: Path | None) -> Path:
     if output is None:
         output = Path("outputs") / "traces" / f"trace-{time.strftime('%Y%m%d-%H%M%S')}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(result.model_dump_json(indent=2), encoding="utf-8")
+    output.write_text(text, encoding="utf-8")
     return output
 
 
@@ -130,18 +156,22 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --input: the problem text is empty", file=sys.stderr)
         return 2
     sample = Sample(id="cli", input=text, target="", metadata={})
-    observer = None if args.quiet else Printer(args.full)
+    collector = Collector(None if args.quiet else Printer(args.full))
     try:
-        result = asyncio.run(solve(config, sample, observer))
+        result = asyncio.run(run_interruptibly(solve(config, sample, collector)))
     except MissingAPIKey as error:
         print(f"config error: {error}", file=sys.stderr)
         return 2
+    except Interrupted as interrupted:
+        path = save_trace(collector.partial_trace(str(interrupted)), args.output)
+        print(f"interrupted ({interrupted}): the trace so far is saved to {path}", file=sys.stderr)
+        return interrupted.exit_code
     if not args.quiet:
         print_summary(result)
     print("\n=== final answer ===")
     reason = result.error or "the solver produced no readable solution"
     print(result.final_answer if result.final_answer is not None else f"(none: {reason})")
-    path = save_trace(result, args.output)
+    path = save_trace(result.model_dump_json(indent=2), args.output)
     print(f"\ntrace saved to {path}")
     return 0 if result.status == "ok" else 1
 

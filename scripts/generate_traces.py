@@ -100,12 +100,13 @@ def m500_row(record: RunRecord, include_reasoning: bool) -> dict[str, Any]:
 
 def correct_records(run_dir: RunDirectory) -> tuple[list[RunRecord], int]:
     records, _ = run_dir.slice_records(run_dir.read_slice())
-    kept = [
-        record
-        for record in records
-        if record.status == "ok" and record.grade is not None and record.grade.status == GradeStatus.CORRECT
-    ]
-    return kept, len(records)
+    kept: list[RunRecord] = []
+    total = 0
+    for record in records:
+        total += 1
+        if record.status == "ok" and record.grade is not None and record.grade.status == GradeStatus.CORRECT:
+            kept.append(record)
+    return kept, total
 
 
 def write_jsonl(rows: list[dict[str, Any]], path: Path) -> None:

@@ -172,7 +172,7 @@ def write_report(summaries: list[RunSummary], run_paths: list[Path], output: Pat
         run_dir = RunDirectory(path)
         run_records, _ = run_dir.slice_records(run_dir.read_slice())
         groups[row_label(summary)][summary.task].append(summary)
-        records.extend(record for record in run_records if record.status == "ok")
+        records.extend(record for record in run_records if record.status == "ok")  # streamed
     plots = {
         "accuracy_vs_tokens.png": lambda target: plot_accuracy_vs_tokens(summaries, target),
         "accuracy_vs_rounds.png": lambda target: plot_accuracy_vs_rounds(records, target),

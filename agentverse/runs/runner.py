@@ -10,9 +10,11 @@ as an error: excluded from the score, listed, and run again on resume.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tqdm import tqdm
@@ -42,6 +44,7 @@ class RunStats:
     error_messages: list[str] = field(default_factory=list)
     not_started: int = 0
     stopped: str | None = None  # why the run stopped before every problem was started
+    lost: list[str] = field(default_factory=list)  # finished, but their records could not be written
 
     @property
     def accuracy(self) -> float | None:
@@ -103,6 +106,63 @@ def pending_samples(samples: list[Sample], run_dir: RunDirectory) -> list[Sample
     return [sample for sample in samples if finished.get(sample.id) != sample_digest(sample)]
 
 
+class RecordWriter:
+    """Appends finished records in batches (one fsync per batch), off the event loop.
+
+    The queue is bounded: a finished problem holds its slot until its record is queued, so a slow
+    disk slows the run down instead of letting finished records pile up in memory. When a write
+    fails (disk full, read-only), later records are kept in `unwritten` and the run is told to stop.
+    """
+
+    def __init__(self, run_dir: RunDirectory, capacity: int, on_written: Callable[[list[RunRecord]], None]) -> None:
+        self.run_dir = run_dir
+        self.queue: asyncio.Queue[RunRecord] = asyncio.Queue(maxsize=capacity)
+        self.on_written = on_written
+        self.failure: OSError | None = None
+        self.unwritten: list[RunRecord] = []
+        self.task = asyncio.create_task(self.run())
+
+    async def put(self, record: RunRecord) -> None:
+        await self.queue.put(record)
+
+    async def run(self) -> None:
+        while True:
+            batch = [await self.queue.get()]
+            while not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            await self.write(batch)
+            for _ in batch:
+                self.queue.task_done()
+
+    async def write(self, batch: list[RunRecord]) -> None:
+        if self.failure is None:
+            try:
+                await asyncio.to_thread(self.run_dir.append_many, batch)
+            except OSError as error:
+                self.failure = error
+        if self.failure is not None:
+            self.unwritten.extend(batch)
+        self.on_written(batch)
+
+    async def close(self) -> None:
+        """Write what is queued, then stop (also when the run was cancelled)."""
+        await self.queue.join()
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+
+async def checked_client(config: TaskConfig, run_dir: RunDirectory) -> LLMClient:
+    llm = LLMClient.from_config(config.llm)
+    try:
+        for warning in await llm.check():
+            run_dir.log(f"endpoint check: {warning}")
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
+    except BaseException:
+        await llm.aclose()
+        raise
+    return llm
+
+
 async def run_benchmark(
     config: TaskConfig,
     samples: list[Sample],
@@ -117,19 +177,20 @@ async def run_benchmark(
     stats = RunStats(total=len(samples), skipped=len(samples) - len(pending))
     mode = "single-agent" if single_agent else "multi-agent"
     run_dir.log(f"start: {len(pending)} to run, {stats.skipped} already done, concurrency {concurrency}, {mode}")
-    llm = LLMClient.from_config(config.llm)
-    try:
-        for warning in await llm.check():
-            run_dir.log(f"endpoint check: {warning}")
-            print(f"warning: {warning}", file=sys.stderr, flush=True)
-    except BaseException:
-        await llm.aclose()
-        raise
+    llm = await checked_client(config, run_dir)
     environment = SingleAgentEnvironment(config, llm) if single_agent else TaskSolvingEnvironment(config, llm)
     gate = asyncio.Semaphore(concurrency)
-    # One writer at a time, off the event loop: an fsync takes milliseconds on a real disk.
-    write_lock = asyncio.Lock()
     bar = tqdm(total=len(samples), initial=stats.skipped, disable=not progress, desc=config.task.name, unit="problem")
+
+    def written(batch: list[RunRecord]) -> None:
+        for record in batch:
+            stats.add(record)
+            if record.status == "error":
+                run_dir.log(f"error {record.sample_id}: {record.error}")
+        bar.update(len(batch))
+        bar.set_postfix(stats.postfix(), refresh=False)
+
+    writer = RecordWriter(run_dir, concurrency, written)
     started = time.perf_counter()
 
     async def run_one(sample: Sample) -> None:
@@ -137,25 +198,36 @@ async def run_benchmark(
             if stats.stopped is not None:
                 stats.not_started += 1
                 return
-            record = await solve_one(environment, config, sample, mode)
-            if llm.unreachable and stats.stopped is None:
-                # Every endpoint is down: start nothing more (the rest fail fast and are recorded).
-                stats.stopped = llm.unreachable_message()
-                run_dir.log(f"stopping: {stats.stopped}")
-        async with write_lock:
-            await asyncio.to_thread(run_dir.append, record)
-        stats.add(record)
-        if record.status == "error":
-            run_dir.log(f"error {record.sample_id}: {record.error}")
-        bar.update(1)
-        bar.set_postfix(stats.postfix(), refresh=False)
+            await writer.put(await solve_one(environment, config, sample, mode))
+            stats.stopped = stats.stopped or stop_reason(llm, writer)
 
     try:
         await asyncio.gather(*(run_one(sample) for sample in pending))
     finally:
         await llm.aclose()
+        await writer.close()
         bar.close()
         stats.wall_time_s = time.perf_counter() - started
-        counts = f"{stats.errors} errors, {stats.not_started} not started"
-        run_dir.log(f"end: {stats.done} run ({counts}) in {stats.wall_time_s:.1f}s")
+        finish_log(run_dir, stats, writer)
     return stats
+
+
+def stop_reason(llm: LLMClient, writer: RecordWriter) -> str | None:
+    """Why no further problem may start: every endpoint is down, or records can no longer be written."""
+    if writer.failure is not None:
+        return f"cannot write {writer.run_dir.records_path}: {writer.failure.strerror or writer.failure}"
+    if llm.unreachable:
+        return llm.unreachable_message()
+    return None
+
+
+def finish_log(run_dir: RunDirectory, stats: RunStats, writer: RecordWriter) -> None:
+    if writer.unwritten:
+        lost = ", ".join(record.sample_id for record in writer.unwritten)
+        stats.lost = [record.sample_id for record in writer.unwritten]
+        print(f"error: {len(writer.unwritten)} finished problems could not be written: {lost}", file=sys.stderr)
+    counts = f"{stats.errors} errors, {stats.not_started} not started, {len(writer.unwritten)} not written"
+    with contextlib.suppress(OSError):  # the log may live on the disk that failed
+        if stats.stopped is not None:
+            run_dir.log(f"stopped: {stats.stopped}")
+        run_dir.log(f"end: {stats.done} run ({counts}) in {stats.wall_time_s:.1f}s")

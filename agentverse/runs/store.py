@@ -22,10 +22,10 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agentverse.config.schema import TaskConfig
 from agentverse.environments.tasksolving.environment import ProblemResult, ProblemStatus
@@ -78,6 +78,33 @@ class RunRecord(BaseModel):
     @property
     def sample_id(self) -> str:
         return self.sample.id
+
+
+class RecordHead(BaseModel):
+    """The part of a record that resuming needs; the trace is skipped."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sample: Sample
+    status: str
+    sample_digest: str = ""
+
+    @property
+    def digest(self) -> str:
+        return self.sample_digest or sample_digest(self.sample)
+
+
+def last_line_end(handle: BinaryIO, size: int, block: int = 1 << 16) -> int:
+    """The offset just after the last newline before `size` (0 when there is none)."""
+    position = size
+    while position > 0:
+        start = max(0, position - block)
+        handle.seek(start)
+        found = handle.read(position - start).rfind(b"\n")
+        if found >= 0:
+            return start + found + 1
+        position = start
+    return 0
 
 
 class SliceEntry(BaseModel):
@@ -166,40 +193,63 @@ class RunDirectory:
         self.repair_tail()
 
     def repair_tail(self) -> None:
-        """Cut a partial last line left by a killed process, so appends start on a fresh line."""
+        """Cut a partial last line left by a killed process, so appends start on a fresh line.
+
+        Reads backwards from the end in blocks: a large records file is never loaded whole.
+        """
         if not self.records_path.exists():
             return
-        data = self.records_path.read_bytes()
-        if not data or data.endswith(b"\n"):
-            return
-        keep = data.rfind(b"\n") + 1
         with self.records_path.open("r+b") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            handle.seek(size - 1)
+            if handle.read(1) == b"\n":
+                return
+            keep = last_line_end(handle, size)
             handle.truncate(keep)
-        self.log(f"cut a partial last record ({len(data) - keep} bytes) left by an interrupted run")
+        self.log(f"cut a partial last record ({size - keep} bytes) left by an interrupted run")
+
+    def _lines(self) -> Iterator[tuple[int, bytes]]:
+        """(offset, line) of every complete line; a partial last line is never read."""
+        if not self.records_path.exists():
+            return
+        with self.records_path.open("rb") as handle:
+            offset = 0
+            for line in handle:
+                if not line.endswith(b"\n"):
+                    break  # a partial line from a process killed mid-write
+                yield offset, line
+                offset += len(line)
 
     def iter_records(self) -> Iterator[RunRecord]:
-        if not self.records_path.exists():
-            return
-        with self.records_path.open(encoding="utf-8") as handle:
-            for line in handle:
-                if not line.endswith("\n"):
-                    break  # a partial line from a process killed mid-write
-                try:
-                    yield RunRecord.model_validate_json(line)
-                except ValidationError:
-                    continue
+        for _, line in self._lines():
+            with contextlib.suppress(ValidationError):
+                yield RunRecord.model_validate_json(line)
+
+    def index(self) -> dict[str, tuple[int, RecordHead]]:
+        """Id -> (offset, head) of each problem's last record, reading only what resuming needs."""
+        latest: dict[str, tuple[int, RecordHead]] = {}
+        for offset, line in self._lines():
+            with contextlib.suppress(ValidationError):
+                head = RecordHead.model_validate_json(line)
+                latest[head.sample.id] = (offset, head)
+        return latest
+
+    def read_at(self, offsets: list[int]) -> Iterator[RunRecord]:
+        """The full records at these offsets, one at a time (memory stays flat for any run size)."""
+        with self.records_path.open("rb") as handle:
+            for offset in sorted(offsets):
+                handle.seek(offset)
+                yield RunRecord.model_validate_json(handle.readline())
 
     def latest_records(self) -> dict[str, RunRecord]:
-        """The last record of each sample id."""
-        return {record.sample_id: record for record in self.iter_records()}
+        """The last record of each sample id (loads them all: prefer `slice_records` for large runs)."""
+        return {record.sample_id: record for record in self.read_at([offset for offset, _ in self.index().values()])}
 
     def finished_digests(self) -> dict[str, str]:
         """Id -> sample digest of problems that need no more work (errors are retried on resume)."""
-        return {
-            sample_id: record.sample_digest
-            for sample_id, record in self.latest_records().items()
-            if record.status == "ok"
-        }
+        return {sample_id: head.digest for sample_id, (_, head) in self.index().items() if head.status == "ok"}
 
     def finished_ids(self) -> set[str]:
         return set(self.finished_digests())
@@ -215,24 +265,28 @@ class RunDirectory:
             return None
         return [SliceEntry.model_validate(entry) for entry in json.loads(path.read_text(encoding="utf-8"))]
 
-    def slice_records(self, entries: list[SliceEntry] | None) -> tuple[list[RunRecord], int]:
-        """The latest record of each problem of the slice whose sample still matches, and how
-        many problems of the slice have none (not run yet). Without a slice: every latest record."""
-        latest = self.latest_records()
+    def slice_records(self, entries: list[SliceEntry] | None) -> tuple[Iterator[RunRecord], int]:
+        """The latest record of each problem of the slice whose sample still matches (streamed, in
+        file order), and how many problems of the slice have none (not run yet). Without a slice:
+        every problem's latest record."""
+        latest = self.index()
         if entries is None:
-            return list(latest.values()), 0
-        matching = [latest.get(entry.id) for entry in entries]
-        records = [
-            record
-            for record, entry in zip(matching, entries, strict=True)
-            if record is not None and record.sample_digest == entry.digest
+            return self.read_at([offset for offset, _ in latest.values()]), 0
+        offsets = [
+            latest[entry.id][0]
+            for entry in entries
+            if entry.id in latest and latest[entry.id][1].digest == entry.digest
         ]
-        return records, len(entries) - len(records)
+        return self.read_at(offsets), len(entries) - len(offsets)
 
     def append(self, record: RunRecord) -> None:
-        line = record.model_dump_json() + "\n"
+        self.append_many([record])
+
+    def append_many(self, records: list[RunRecord]) -> None:
+        """Append records and fsync once: a batch costs one disk flush, not one per record."""
+        text = "".join(record.model_dump_json() + "\n" for record in records)
         with self.records_path.open("a", encoding="utf-8") as handle:
-            handle.write(line)
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
 

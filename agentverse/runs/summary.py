@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agentverse.config.loader import validate_config
 from agentverse.config.schema import TaskConfig
 from agentverse.environments.tasksolving.environment import AgentUsage, ProblemResult
+from agentverse.environments.tasksolving.state import RoundPlan
 from agentverse.graders.base import Grade, GradeStatus
 from agentverse.graders.registry import get_grader
 from agentverse.runs.store import RunDirectory, RunRecord
@@ -44,6 +46,11 @@ class Summary(BaseModel):
 class ProblemError(Summary):
     id: str
     error: str
+
+
+class EndpointAttempts(Summary):
+    attempts: int = 0
+    failed: int = Field(default=0, description="Attempts that failed (each was retried or ended its call).")
 
 
 class CEOStatistics(Summary):
@@ -89,6 +96,9 @@ class RunSummary(Summary):
     failed_calls: int
     context_overflows: int = Field(default=0, description="Calls not sent: the prompt left no room for a reply.")
     truncated_replies: int = Field(default=0, description="Replies cut by the length limit.")
+    attempts_by_endpoint: dict[str, EndpointAttempts] = Field(
+        default_factory=dict, description="HTTP attempts per endpoint, retries included."
+    )
     tokens_by_agent: dict[str, AgentUsage] = Field(description="Every call of the slice, errors included (cost).")
     mean_tokens_per_problem: float | None = Field(description="Prompt + completion tokens, over completed problems.")
     mean_completion_tokens_per_problem: float | None = None
@@ -141,12 +151,84 @@ def mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def token_totals(records: list[RunRecord]) -> dict[str, AgentUsage]:
+class ResultDigest(Summary):
+    """What a summary needs of a `ProblemResult`: its numbers, without the calls and events."""
+
+    rounds: int
+    termination: str
+    evaluator_correct: bool | None
+    ceo_decisions: list[RoundPlan]
+    fallbacks: int
+    fallback_agents: list[str]
+    clamped: int
+    failed_calls: int
+    context_overflows: int
+    truncated_replies: int
+    usage: dict[str, AgentUsage]
+    attempts: dict[str, EndpointAttempts]
+    wall_time_s: float
+    total_tokens: int
+    completion_tokens: int
+
+
+class CompactRecord(Summary):
+    """A record reduced for summarizing, so that a summary of any run size fits in little memory."""
+
+    sample_id: str
+    status: str
+    error: str | None
+    grade: Grade | None
+    mode: str
+    finished_at: float
+    result: ResultDigest | None
+
+
+def endpoint_attempts(result: ProblemResult) -> dict[str, EndpointAttempts]:
+    counts: dict[str, EndpointAttempts] = {}
+    for call in result.calls:
+        for attempt in call.attempts:
+            entry = counts.setdefault(attempt.endpoint, EndpointAttempts())
+            entry.attempts += 1
+            entry.failed += attempt.error_kind is not None
+    return counts
+
+
+def digest_result(result: ProblemResult) -> ResultDigest:
+    return ResultDigest(
+        rounds=result.rounds,
+        termination=result.termination,
+        evaluator_correct=result.evaluator_correct,
+        ceo_decisions=result.ceo_decisions,
+        fallbacks=result.fallbacks,
+        fallback_agents=[str(event.detail.get("agent")) for event in result.events if event.kind == "fallback"],
+        clamped=sum(event.kind == "ceo_clamped" for event in result.events),
+        failed_calls=result.failed_calls,
+        context_overflows=sum(call.status == "context_overflow" for call in result.calls),
+        truncated_replies=sum(call.truncated for call in result.calls),
+        usage=result.usage,
+        attempts=endpoint_attempts(result),
+        wall_time_s=result.wall_time_s,
+        total_tokens=result.total_tokens,
+        completion_tokens=result.completion_tokens,
+    )
+
+
+def compact(record: RunRecord) -> CompactRecord:
+    return CompactRecord(
+        sample_id=record.sample_id,
+        status=record.status,
+        error=record.error,
+        grade=record.grade,
+        mode=record.mode,
+        finished_at=record.finished_at,
+        result=None if record.result is None else digest_result(record.result),
+    )
+
+
+def token_totals(records: list[CompactRecord]) -> dict[str, AgentUsage]:
     totals: dict[str, AgentUsage] = {}
     for record in records:
-        if record.result is None:
-            continue
-        for agent, usage in record.result.usage.items():
+        for agent, usage in (record.result.usage if record.result else {}).items():
             entry = totals.setdefault(agent, AgentUsage())
             entry.calls += usage.calls
             entry.failed_calls += usage.failed_calls
@@ -156,21 +238,30 @@ def token_totals(records: list[RunRecord]) -> dict[str, AgentUsage]:
     return totals
 
 
-def ceo_statistics(results: list[ProblemResult]) -> CEOStatistics:
+def attempt_totals(results: list[ResultDigest]) -> dict[str, EndpointAttempts]:
+    totals: dict[str, EndpointAttempts] = {}
+    for result in results:
+        for endpoint, counts in result.attempts.items():
+            entry = totals.setdefault(endpoint, EndpointAttempts())
+            entry.attempts += counts.attempts
+            entry.failed += counts.failed
+    return totals
+
+
+def ceo_statistics(results: list[ResultDigest]) -> CEOStatistics:
     decisions = [decision for result in results for decision in result.ceo_decisions]
-    events = [event for result in results for event in result.events]
     return CEOStatistics(
         decisions=len(decisions),
         by_source=dict(Counter(decision.source for decision in decisions)),
         stop=sum(decision.decision == "stop" for decision in decisions),
         recruit_number=dict(Counter(str(decision.recruit_number) for decision in decisions)),
         max_tokens=dict(Counter(str(decision.max_tokens) for decision in decisions)),
-        clamped=sum(event.kind == "ceo_clamped" for event in events),
-        fallbacks=dict(Counter(str(event.detail.get("agent")) for event in events if event.kind == "fallback")),
+        clamped=sum(result.clamped for result in results),
+        fallbacks=dict(Counter(agent for result in results for agent in result.fallback_agents)),
     )
 
 
-def problem_errors(records: list[RunRecord]) -> list[ProblemError]:
+def problem_errors(records: list[CompactRecord]) -> list[ProblemError]:
     return [
         ProblemError(id=record.sample_id, error=(record.error or "unknown error")[:ERROR_MESSAGE_CHARS])
         for record in records
@@ -178,33 +269,38 @@ def problem_errors(records: list[RunRecord]) -> list[ProblemError]:
     ]
 
 
-def run_wall_time(records: list[RunRecord]) -> float | None:
+def run_wall_time(records: list[CompactRecord]) -> float | None:
     spans = [
         (record.finished_at - record.result.wall_time_s, record.finished_at) for record in records if record.result
     ]
     return max(end for _, end in spans) - min(start for start, _ in spans) if spans else None
 
 
-def summarize(records: list[RunRecord], kind: str, *, not_run: int = 0, **identity: str) -> RunSummary:
-    """The summary of one run's records (the latest record of each problem of its slice)."""
-    completed = [record for record in records if record.status == "ok" and record.grade is not None]
+def summarize(records: Iterable[RunRecord], kind: str, *, not_run: int = 0, **identity: str) -> RunSummary:
+    """The summary of one run's records (the latest record of each problem of its slice).
+
+    Each record is reduced as it is read, so `records` may stream a run of any size.
+    """
+    compacted = [compact(record) for record in records]
+    completed = [record for record in compacted if record.status == "ok" and record.grade is not None]
     completed_results = [record.result for record in completed if record.result is not None]
     judged = [result for result in completed_results if result.evaluator_correct is not None]
     grades = [record.grade for record in completed if record.grade is not None]
-    results = [record.result for record in records if record.result is not None]
+    results = [record.result for record in compacted if record.result is not None]
     score = mean([grade.score for grade in grades])
     self_accuracy = mean([float(result.evaluator_correct is True) for result in judged])
     return RunSummary(
         **identity,
+        mode=compacted[0].mode if compacted else "multi-agent",
         metric=METRIC_NAMES[kind],
-        problems=len(records) + not_run,
+        problems=len(compacted) + not_run,
         completed=len(completed),
-        errors=len(records) - len(completed),
+        errors=len(compacted) - len(completed),
         not_run=not_run,
         score=None if score is None else 100 * score,
         no_answer=sum(grade.status == GradeStatus.NO_ANSWER for grade in grades),
         grades=dict(Counter(str(grade.status) for grade in grades)),
-        error_problems=problem_errors(records),
+        error_problems=problem_errors(compacted),
         evaluator_self_accuracy=None if self_accuracy is None else 100 * self_accuracy,
         evaluator_unjudged=len(completed_results) - len(judged),
         mean_rounds=mean([float(result.rounds) for result in completed_results]),
@@ -212,13 +308,14 @@ def summarize(records: list[RunRecord], kind: str, *, not_run: int = 0, **identi
         ceo=ceo_statistics(results),
         fallbacks=sum(result.fallbacks for result in results),
         failed_calls=sum(result.failed_calls for result in results),
-        context_overflows=sum(call.status == "context_overflow" for result in results for call in result.calls),
-        truncated_replies=sum(call.truncated for result in results for call in result.calls),
-        tokens_by_agent=token_totals(records),
+        context_overflows=sum(result.context_overflows for result in results),
+        truncated_replies=sum(result.truncated_replies for result in results),
+        attempts_by_endpoint=attempt_totals(results),
+        tokens_by_agent=token_totals(compacted),
         mean_tokens_per_problem=mean([float(result.total_tokens) for result in completed_results]),
         mean_completion_tokens_per_problem=mean([float(result.completion_tokens) for result in completed_results]),
         problem_wall_time_s=mean([result.wall_time_s for result in results]),
-        run_wall_time_s=run_wall_time(records),
+        run_wall_time_s=run_wall_time(compacted),
     )
 
 
@@ -276,21 +373,17 @@ async def evaluate_run(path: Path, *, regrade_answers: bool = False, judge: Judg
     """Summarize one run directory from its stored grades (re-grading them first when asked),
     write its summary.json, and return the summary."""
     run_dir, config = open_run(path)
-    records, not_run = run_dir.slice_records(run_dir.read_slice())
-    if regrade_answers:
-        records = await regrade(records, config.task.kind)
-    mode = records[0].mode if records else "multi-agent"
+    streamed, not_run = run_dir.slice_records(run_dir.read_slice())
+    records: Iterable[RunRecord] = streamed
+    if regrade_answers or judge is not None:
+        records = list(streamed)  # both need the whole answers: loaded only when asked for
+        if regrade_answers:
+            records = await regrade(records, config.task.kind)
     summary = summarize(
-        records,
-        config.task.kind,
-        not_run=not_run,
-        run_dir=str(path),
-        task=config.task.name,
-        model=config.llm.model,
-        mode=mode,
+        records, config.task.kind, not_run=not_run, run_dir=str(path), task=config.task.name, model=config.llm.model
     )
     if judge is not None:
-        summary.judge = await judge_records(records, judge, path / JUDGE_CACHE_FILE)
+        summary.judge = await judge_records(list(records), judge, path / JUDGE_CACHE_FILE)
     run_dir.write_summary(summary)
     return summary
 
