@@ -18,7 +18,6 @@ setup(
         "pydantic>=2.6,<3",
         "PyYAML>=6",
         "aiohttp>=3.9,<4",
-        "httpx>=0.27,<1",
         "transformers>=4.46",
         "gguf>=0.10",
         "accelerate>=1.0",
@@ -31,7 +30,8 @@ setup(
         "datasets>=2.19",
     ],
     extras_require={
-        "dev": ["pytest>=8", "pytest-asyncio>=0.23", "ruff>=0.6"],
+        # httpx: only the benchmarks (bench_serving, bench_llm_overhead's baseline) and the recipe smoke test.
+        "dev": ["pytest>=8", "pytest-asyncio>=0.23", "ruff>=0.6", "httpx>=0.27,<1"],
     },
     entry_points={
         "console_scripts": [

@@ -2,6 +2,10 @@
 
 Only used when configured. Verdicts are cached in a JSON-lines file keyed by a hash of (judge
 model, problem, reference, response), so grading the same outputs again makes no request.
+
+Requests go through the project's one HTTP client (`LLMClient` on the OpenAI-compatible
+backend), so the judge shares its retry policy (transient statuses, dropped connections,
+`Retry-After`), its circuit breaker and its redaction of the API key from error texts.
 """
 
 from __future__ import annotations
@@ -9,16 +13,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
-import random
 import re
 from pathlib import Path
 
-import httpx
+from pydantic import ValidationError
 
+from agentverse.config.schema import EndpointConfig, GenerationConfig
 from agentverse.graders.base import Grade, GradeStatus
 from agentverse.graders.math import extract_boxed
 from agentverse.graders.text import strip_reasoning
+from agentverse.llms.base import ChatMessage, ContextOverflow, LLMError
+from agentverse.llms.client import LLMClient
+from agentverse.llms.openai_backend import MissingAPIKey
 from dataloader.base import Sample
 
 JUDGE_PROMPT = """You are checking a student's answer against the reference answer of a problem.
@@ -40,7 +46,7 @@ or
 Verdict: [Incorrect]"""
 
 VERDICT = re.compile(r"verdict\s*:\s*\[?\s*(correct|incorrect)\s*\]?", re.IGNORECASE)
-TRANSIENT_STATUS = {408, 409, 429, 500, 502, 503, 504}
+JUDGE_CONTEXT_TOKENS = 131072  # room for a long final answer; the client trims max_tokens to fit
 
 
 class JudgeError(RuntimeError):
@@ -60,6 +66,39 @@ def parse_verdict(reply: str) -> bool:
     return verdicts[-1].lower() == "correct"
 
 
+def judge_endpoint(
+    model: str,
+    base_url: str,
+    api_key_env: str | None,
+    timeout_s: float,
+    max_retries: int,
+    retry_backoff_s: float,
+) -> EndpointConfig:
+    """The judge's endpoint: an OpenAI-compatible server, not a thinking model."""
+    try:
+        return EndpointConfig(
+            backend="openai",
+            model=model,
+            base_urls=[base_url],
+            api_key_env=api_key_env,
+            thinking=False,
+            context_length=JUDGE_CONTEXT_TOKENS,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+            retry_backoff_s=retry_backoff_s,
+        )
+    except ValidationError as error:
+        raise JudgeError(f"invalid judge endpoint: {error}") from None
+
+
+def connect(config: EndpointConfig) -> LLMClient:
+    """The shared client; the API key is read here, once, from the variable the configuration names."""
+    try:
+        return LLMClient.from_config(config)
+    except MissingAPIKey:
+        raise JudgeError(f"the judge's API key variable {config.api_key_env} is not set") from None
+
+
 class LLMJudge:
     """An OpenAI-compatible chat endpoint used as an answer judge, with a verdict cache."""
 
@@ -73,25 +112,16 @@ class LLMJudge:
         max_tokens: int = 1024,
         timeout_s: float = 120.0,
         max_retries: int = 3,
+        retry_backoff_s: float = 1.0,
     ) -> None:
         self.model = model
-        self.base_url = base_url.rstrip("/")
         self.cache_path = Path(cache_path)
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.max_retries = max_retries
-        # The key is read here, once, from the variable the configuration names.
-        headers = {"Authorization": f"Bearer {self._read_key(api_key_env)}"} if api_key_env else {}
-        self._client = httpx.AsyncClient(headers=headers, timeout=timeout_s)
+        # top_p 1.0: the server's default, as the judge sent none before.
+        self.generation = GenerationConfig(max_tokens=max_tokens, temperature=temperature, top_p=1.0)
+        endpoint = judge_endpoint(model, base_url, api_key_env, timeout_s, max_retries, retry_backoff_s)
+        self._client = connect(endpoint)
         self._cache: dict[str, bool] | None = None
         self._cache_lock = asyncio.Lock()
-
-    @staticmethod
-    def _read_key(api_key_env: str) -> str:
-        key = os.environ.get(api_key_env)
-        if not key:
-            raise JudgeError(f"the judge's API key variable {api_key_env} is not set")
-        return key
 
     async def __aenter__(self) -> LLMJudge:
         return self
@@ -123,26 +153,16 @@ class LLMJudge:
                 cache_file.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     async def _ask(self, prompt: str) -> str:
-        body = {
-            "model": self.model,
-            "messages": [{"role": "user", "content": prompt}],
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-        }
-        for attempt in range(self.max_retries + 1):
-            try:
-                reply = await self._client.post(f"{self.base_url}/chat/completions", json=body)
-                if reply.status_code not in TRANSIENT_STATUS:
-                    reply.raise_for_status()
-                    return reply.json()["choices"][0]["message"]["content"] or ""
-                failure = f"HTTP {reply.status_code}"
-            except (httpx.TransportError, httpx.TimeoutException) as error:
-                failure = repr(error)
-            except (httpx.HTTPStatusError, KeyError, IndexError, ValueError) as error:
-                raise JudgeError(f"judge request failed: {error!r}") from error
-            if attempt < self.max_retries:
-                await asyncio.sleep(min(30.0, 2**attempt) * (0.5 + random.random()))
-        raise JudgeError(f"judge request failed after {self.max_retries + 1} attempts: {failure}")
+        """The judge's reply; JudgeError once the shared client's retries are spent (or the prompt is too long)."""
+        messages: list[ChatMessage] = [{"role": "user", "content": prompt}]
+        try:
+            generation = await self._client.generate(messages, self.generation)
+        except LLMError as error:
+            attempts = max(len(error.attempts), 1)
+            raise JudgeError(f"judge request failed after {attempts} attempt(s): {error}") from None
+        except ContextOverflow as error:
+            raise JudgeError(f"judge prompt not sent: {error}") from None
+        return generation.content
 
     async def judge(self, problem: str, reference: str, response: str) -> Grade:
         """CORRECT/INCORRECT from the judge (cached); ERROR when it gives no verdict."""
