@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
-from agentverse.config.loader import ConfigError, load_task_config
+from agentverse.config.loader import ConfigError, apply_overrides, load_task_config
 from agentverse.config.schema import TaskConfig
 
 
@@ -29,6 +30,13 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     thinking.add_argument("--thinking", dest="thinking", action="store_true", default=None, help="Thinking model.")
     thinking.add_argument("--no-thinking", dest="thinking", action="store_false", help="Not a thinking model.")
     group.add_argument("--max-concurrency", type=int, help="Requests in flight per endpoint.")
+    group.add_argument(
+        "--request-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="Seconds one HTTP request may take before it is retried (default: llm.timeout_floor_s + "
+        "max_tokens / llm.min_tokens_per_s, i.e. 60 + max_tokens / 10 unless the config says otherwise).",
+    )
     group.add_argument("--context-length", type=int, help="The server's max model length (prompt + reply).")
     group.add_argument("--max-turn", type=int, help="Most rounds per problem.")
     group.add_argument("--no-ceo", action="store_true", help="Run without the CEO (fixed team and budget).")
@@ -43,6 +51,7 @@ def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "llm.backend": args.backend,
         "llm.thinking": args.thinking,
         "llm.max_concurrency": args.max_concurrency,
+        "llm.timeout_s": getattr(args, "request_timeout", None),
         "llm.context_length": args.context_length,
         "environment.max_turn": args.max_turn,
     }
@@ -54,9 +63,32 @@ def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
+def conventional_endpoint(config: TaskConfig, args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, Any]:
+    """OPENAI_BASE_URL (and then OPENAI_API_KEY) when neither the flags nor the config name an endpoint.
+
+    The key is only used with the base URL from the same convention: a key meant for one provider is
+    never sent to a server that the config or the flags chose.
+    """
+    named = config.llm.model_fields_set & {"base_urls", "api_key_env"}
+    if args.base_urls or args.api_key_env or named or config.llm.backend != "openai":
+        return {}
+    base_url = environ.get("OPENAI_BASE_URL")
+    if not base_url:
+        return {}
+    overrides: dict[str, Any] = {"llm.base_urls": [base_url]}
+    if environ.get("OPENAI_API_KEY"):
+        overrides["llm.api_key_env"] = "OPENAI_API_KEY"
+    key_note = " with the key in OPENAI_API_KEY" if "llm.api_key_env" in overrides else ""
+    print(f"using OPENAI_BASE_URL={base_url}{key_note} (the config names no endpoint)", file=sys.stderr)
+    return overrides
+
+
 def load_config_or_exit(task: str, args: argparse.Namespace) -> tuple[TaskConfig, str]:
     try:
-        config, path = load_task_config(task, model_overrides(args))
+        config, path = load_task_config(task)
+        overrides = {**model_overrides(args), **conventional_endpoint(config, args, os.environ)}
+        if overrides:
+            config = apply_overrides(config, overrides, str(path))
     except ConfigError as error:
         print(f"config error: {error}", file=sys.stderr)
         raise SystemExit(2) from None

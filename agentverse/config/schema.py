@@ -77,7 +77,23 @@ class EndpointConfig(StrictModel):
     max_concurrency: PositiveInt = Field(
         default=64, description="Requests in flight per endpoint (transformers: the largest batch)."
     )
-    timeout_s: float = Field(default=1800.0, gt=0, description="Timeout of one HTTP request.")
+    timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Timeout of one HTTP request; default: timeout_floor_s + max_tokens / min_tokens_per_s, "
+        "so a frozen server is given up on in proportion to what was asked of it.",
+    )
+    min_tokens_per_s: float = Field(
+        default=10.0, gt=0, description="Slowest generation speed (tokens/s of one request) worth waiting for."
+    )
+    timeout_floor_s: float = Field(default=60.0, gt=0, description="Part of the default timeout that any request gets.")
+
+    def request_timeout(self, max_tokens: int) -> float:
+        """Seconds one request may take before it counts as a timeout (and is retried)."""
+        if self.timeout_s is not None:
+            return self.timeout_s
+        return self.timeout_floor_s + max_tokens / self.min_tokens_per_s
+
     max_retries: int = Field(default=4, ge=0, le=20, description="Retries of transient errors per request.")
     retry_backoff_s: float = Field(default=1.0, ge=0, description="First backoff; doubles with jitter.")
     circuit_breaker_failures: PositiveInt = Field(

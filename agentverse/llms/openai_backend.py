@@ -93,7 +93,7 @@ class Endpoint:
         self._breaker_threshold = config.circuit_breaker_failures
         self._secret = api_key
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._timeout_s = config.timeout_s
+        self._config = config
         self._connections = config.max_concurrency
         self._session: aiohttp.ClientSession | None = None
 
@@ -101,8 +101,7 @@ class Endpoint:
         # Created on first use so that it belongs to the running event loop.
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._connections)
-            timeout = aiohttp.ClientTimeout(total=self._timeout_s)
-            self._session = aiohttp.ClientSession(headers=self._headers, timeout=timeout, connector=connector)
+            self._session = aiohttp.ClientSession(headers=self._headers, connector=connector)
         return self._session
 
     @property
@@ -141,11 +140,13 @@ class Endpoint:
         return decode_response(status, self.redact(text), url, headers)
 
     async def _send(self, url: str, payload: dict[str, Any]) -> tuple[int, str, Mapping[str, str]]:
+        seconds = self._config.request_timeout(int(payload.get("max_tokens") or 0))
+        timeout = aiohttp.ClientTimeout(total=seconds)
         try:
-            async with self.session().post(url, json=payload, allow_redirects=False) as response:
+            async with self.session().post(url, json=payload, allow_redirects=False, timeout=timeout) as response:
                 return response.status, await response.text(), response.headers
         except TimeoutError:
-            raise LLMError("timeout", f"{url}: no answer within {self._timeout_s:g} s") from None
+            raise LLMError("timeout", f"{url}: no answer within {seconds:g} s") from None
         except aiohttp.InvalidURL:
             raise LLMError("invalid_url", f"{url}: not a valid URL") from None
         except aiohttp.ClientConnectorDNSError:

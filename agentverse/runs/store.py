@@ -45,6 +45,8 @@ TRANSPORT_FIELDS = (
     "api_key_env",
     "max_concurrency",
     "timeout_s",
+    "min_tokens_per_s",
+    "timeout_floor_s",
     "max_retries",
     "retry_backoff_s",
     "circuit_breaker_failures",

@@ -132,3 +132,67 @@ def test_an_endpoint_that_dies_mid_run_stops_it_and_keeps_the_records(
     grouped = records_by_id(run_dir)
     assert sum(entries[-1]["status"] == "ok" for entries in grouped.values()) >= 3  # kept
     assert len(grouped) < 30
+
+
+def test_a_frozen_server_times_out_in_proportion_to_the_budget(tmp_path: Path) -> None:
+    import asyncio
+
+    from agentverse.config.schema import EndpointConfig, GenerationConfig
+    from agentverse.llms.base import LLMError
+    from agentverse.llms.openai_backend import OpenAIBackend
+    from agentverse.testing.fake_server import FakeOpenAIServer, FakeReply
+
+    config = EndpointConfig(model="fake", timeout_floor_s=0.3, min_tokens_per_s=100.0, max_retries=0)
+    assert config.request_timeout(20) == pytest.approx(0.5)  # floor + 20 tokens at 100 tokens/s
+    assert config.model_copy(update={"timeout_s": 7.0}).request_timeout(20) == 7.0
+
+    async def frozen() -> tuple[LLMError, float]:
+        async with FakeOpenAIServer(lambda payload: FakeReply("late", delay_s=30)) as server:
+            backend = OpenAIBackend(config.model_copy(update={"base_urls": [server.base_url]}))
+            started = time.perf_counter()
+            try:
+                with pytest.raises(LLMError) as caught:
+                    await backend.complete([{"role": "user", "content": "hi"}], GenerationConfig(max_tokens=20))
+            finally:
+                await backend.aclose()
+            return caught.value, time.perf_counter() - started
+
+    error, waited = asyncio.run(frozen())
+    assert error.kind == "timeout" and "0.5 s" in str(error) and waited < 3
+
+
+def test_the_conventional_openai_variables_are_used_when_nothing_names_an_endpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+
+    from agentverse.config.loader import TASKS_ROOT
+    from agentverse_command.common import add_model_options, load_config_or_exit
+
+    text = (TASKS_ROOT / "tasksolving/math500/m1-32b/config.yaml").read_text()
+    kept = [line for line in text.splitlines() if not line.lstrip().startswith(("base_urls:", "api_key_env:"))]
+    unnamed = tmp_path / "unnamed.yaml"
+    unnamed.write_text("\n".join(kept) + "\n")
+    parser = argparse.ArgumentParser()
+    add_model_options(parser)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8123/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-printed")
+    config, _ = load_config_or_exit(str(unnamed), parser.parse_args([]))
+    assert config.llm.base_urls == ["http://127.0.0.1:8123/v1"] and config.llm.api_key_env == "OPENAI_API_KEY"
+    err = capsys.readouterr().err
+    assert "using OPENAI_BASE_URL=http://127.0.0.1:8123/v1" in err and "sk-not-printed" not in err
+    shipped, _ = load_config_or_exit("tasksolving/math500/m1-32b", parser.parse_args([]))
+    assert shipped.llm.base_urls == ["http://127.0.0.1:8000/v1"] and shipped.llm.api_key_env is None  # named
+    flagged, _ = load_config_or_exit(str(unnamed), parser.parse_args(["--base-url", "http://10.0.0.1:8000/v1"]))
+    assert flagged.llm.api_key_env is None  # the OpenAI key never goes to a server the flags chose
+
+
+def test_a_thousand_problems_complete_with_flat_memory() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_load import measure
+
+    small, large = measure([250, 1000], concurrency=256)
+    assert (large.records, large.completed, large.errors, large.returncode) == (1000, 1000, 0, 0)
+    assert small.records == 250
+    assert large.peak_rss_mb < 250
+    assert large.peak_rss_mb < 1.35 * small.peak_rss_mb  # four times the problems, about the same memory

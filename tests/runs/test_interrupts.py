@@ -32,7 +32,7 @@ def wait_for_records(run_dir: Path, count: int) -> None:
 def test_a_signal_stops_the_run_with_one_line_and_the_records_kept(
     tmp_path: Path, signal_number: int, code: int
 ) -> None:
-    data = write_problems(tmp_path / "data.jsonl", 20)
+    data = write_problems(tmp_path / "data.jsonl", 10)
     run_dir = tmp_path / "run"
     responder = ScriptedResponder(solver=[solver_reply])
     arguments = ["--task", TASK, "--data", str(data), "--run-dir", str(run_dir), "--concurrency", "2"]
@@ -47,10 +47,11 @@ def test_a_signal_stops_the_run_with_one_line_and_the_records_kept(
         last = err.strip().splitlines()[-1]
         assert last.startswith(f"interrupted ({signal.Signals(signal_number).name})") and str(run_dir) in last
         kept = records_by_id(run_dir)  # every line is a whole record
-        assert 2 <= len(kept) < 20
-        resumed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert 2 <= len(kept) < 10
+        resume = [*command, "--concurrency", "10"]  # the last --concurrency wins
+        resumed = subprocess.run(resume, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
-    assert len(records_by_id(run_dir)) == 20
+    assert len(records_by_id(run_dir)) == 10
 
 
 def test_a_failed_write_stops_the_run_and_says_what_was_lost(
