@@ -10,7 +10,7 @@ setup(
     description="Adaptive multi-agent collaborative reasoning with a CEO agent (MAS-TTS / M1-32B).",
     long_description=(Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
-    python_requires=">=3.10",
+    python_requires=">=3.11",
     packages=find_packages(include=["agentverse*", "agentverse_command*", "dataloader*"]),
     package_data={"agentverse": ["tasks/**/*.yaml", "tasks/*/*/*/*.yaml"], "dataloader": ["fixtures/*"]},
     include_package_data=True,

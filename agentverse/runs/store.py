@@ -309,3 +309,9 @@ class RunDirectory:
             handle.flush()
             os.fsync(handle.fileno())
         temporary.replace(path)
+        # The rename itself is only durable once the directory entry is on disk.
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
