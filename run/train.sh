@@ -80,11 +80,11 @@ select_tools() {
   export TRITON_CACHE_DIR="${TRITON_CACHE_DIR:-${REPO_ROOT}/.cache/triton}"
 }
 
-# Fills SMOKE_OVERRIDES and ENV_OVERRIDES (key=value), in increasing priority.
-collect_overrides() {
-  local pair variable
-  SMOKE_OVERRIDES=()
+# Smoke mode: the environment of the training processes and the model and dataset folders (its
+# config values are in scripts/resolve_train_config.py). RESUME defaults to auto.
+smoke_settings() {
   SMOKE_FIXTURE="${SMOKE_FIXTURE:-tests/fixtures/m500/m500_tiny.jsonl}"
+  RESUME="${RESUME:-auto}"
   if [[ "${SMOKE}" == 1 ]]; then
     export HF_HOME="${HF_HOME:-${REPO_ROOT}/.cache/huggingface}"
     export HF_HUB_OFFLINE=1
@@ -94,45 +94,7 @@ collect_overrides() {
     export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
     MODEL_PATH="${MODEL_PATH:-.cache/smollm2-hf}"
     DATASET_DIR="${DATASET_DIR:-.cache/smoke/data}"
-    DEEPSPEED="${DEEPSPEED:-none}"
-    SMOKE_OVERRIDES=(
-      template=smollm2 bf16=false fp16=false flash_attn=auto cutoff_len=512
-      max_steps=3 save_steps=3 save_total_limit=2 logging_steps=1
-      output_dir=.cache/smoke/output preprocessing_num_workers=1 dataloader_num_workers=0
-    )
   fi
-
-  ENV_TO_KEY=(
-    MODEL_PATH:model_name_or_path TEMPLATE:template DATASET:dataset DATASET_DIR:dataset_dir
-    CUTOFF_LEN:cutoff_len LEARNING_RATE:learning_rate WEIGHT_DECAY:weight_decay
-    NUM_TRAIN_EPOCHS:num_train_epochs LR_SCHEDULER_TYPE:lr_scheduler_type WARMUP_RATIO:warmup_ratio
-    PER_DEVICE_TRAIN_BATCH_SIZE:per_device_train_batch_size
-    GRADIENT_ACCUMULATION_STEPS:gradient_accumulation_steps BF16:bf16 FLASH_ATTN:flash_attn
-    OUTPUT_DIR:output_dir SAVE_STEPS:save_steps SAVE_TOTAL_LIMIT:save_total_limit MAX_STEPS:max_steps
-    LOGGING_STEPS:logging_steps MAX_SAMPLES:max_samples RUN_NAME:run_name SEED:seed
-  )
-  ENV_OVERRIDES=()
-  for pair in "${ENV_TO_KEY[@]}"; do
-    variable="${pair%%:*}"
-    if [[ -n "${!variable:-}" ]]; then
-      ENV_OVERRIDES+=("${pair#*:}=${!variable}")
-    fi
-  done
-
-  DEEPSPEED="${DEEPSPEED:-z3_offload}"
-  case "${DEEPSPEED}" in
-    z3) ENV_OVERRIDES+=(deepspeed=LLaMA-Factory/examples/deepspeed/ds_z3_config.json) ;;
-    z3_offload) ENV_OVERRIDES+=(deepspeed=LLaMA-Factory/examples/deepspeed/ds_z3_offload_config.json) ;;
-    none | off) ENV_OVERRIDES+=(deepspeed=null) ;;
-    *.json) [[ -f "${DEEPSPEED}" ]] || die "DEEPSPEED: no such file ${DEEPSPEED}"; ENV_OVERRIDES+=("deepspeed=${DEEPSPEED}") ;;
-    *) die "DEEPSPEED must be z3, z3_offload, none or a .json path, not '${DEEPSPEED}'" ;;
-  esac
-  if [[ -n "${WANDB_PROJECT:-}" ]]; then
-    ENV_OVERRIDES+=(report_to=wandb)
-  else
-    ENV_OVERRIDES+=(report_to=none)
-  fi
-  RESUME="${RESUME:-auto}"
 }
 
 first_slurm_host() {
@@ -186,111 +148,19 @@ launch_variables() {
   done
 }
 
-# Merges the YAML with the override layers, refuses secrets, picks the checkpoint to resume from,
-# writes the result to $2 and prints the resolved output_dir.
+# scripts/resolve_train_config.py merges the YAML with the smoke settings, the environment
+# variables and the key=value arguments, refuses secrets, picks the checkpoint to resume from,
+# writes the result to RESOLVED and prints the resolved output_dir. MODEL_PATH and DATASET_DIR
+# go to it alone: smoke mode sets them here without exporting them.
 resolve_config() {
-  "${TRAIN_PYTHON}" - "$@" <<'PY'
-import os
-import re
-import sys
-from pathlib import Path
-
-import yaml
-
-SECRET_KEYS = {"hf_hub_token", "ms_hub_token", "om_hub_token"}
-SECRET_PATTERN = re.compile(r"(api_key|secret|password)", re.IGNORECASE)
-SECRET_ENV_PATTERN = re.compile(r"(TOKEN|API_KEY|SECRET|PASSWORD)", re.IGNORECASE)
-
-
-def fail(message: str) -> None:
-    print(f"[train.sh] error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
-def parse_value(text: str) -> object:
-    """key=value text to a typed value (YAML 1.1 reads 1e-5 as a string, so numbers go first)."""
-    lowered = text.strip().lower()
-    if lowered in {"true", "false"}:
-        return lowered == "true"
-    if lowered in {"null", "~"}:
-        return None
-    for number_type in (int, float):
-        try:
-            return number_type(text)
-        except ValueError:
-            pass
-    return text
-
-
-def apply_overrides(config: dict, overrides: list[str]) -> None:
-    for item in overrides:
-        key, _, text = item.partition("=")
-        key = key.strip()
-        if not key:
-            fail(f"override without a key: {item!r}")
-        value = parse_value(text)
-        if value is None:
-            config.pop(key, None)
-        else:
-            config[key] = value
-
-
-def refuse_secrets(config: dict) -> None:
-    for key in config:
-        if key in SECRET_KEYS or SECRET_PATTERN.search(key):
-            fail(f"'{key}' must not be written into a config; pass credentials in the environment (HF_TOKEN)")
-    secrets = [value for name, value in os.environ.items() if SECRET_ENV_PATTERN.search(name) and len(value) >= 8]
-    for key, value in config.items():
-        if any(secret in str(value) for secret in secrets):
-            fail(f"the value of '{key}' contains a credential from the environment; refusing to write it")
-
-
-def last_checkpoint(output_dir: Path) -> Path | None:
-    """Highest checkpoint-N whose trainer_state.json exists (a crash mid-save leaves none)."""
-    candidates = []
-    for path in output_dir.glob("checkpoint-*"):
-        suffix = path.name.removeprefix("checkpoint-")
-        if suffix.isdigit() and (path / "trainer_state.json").is_file():
-            candidates.append((int(suffix), path))
-    return max(candidates)[1] if candidates else None
-
-
-def choose_resume(config: dict, resume: str) -> None:
-    output_dir = Path(str(config.get("output_dir", "")))
-    if resume == "never":
-        config.pop("resume_from_checkpoint", None)
-        config["overwrite_output_dir"] = True
-        return
-    if resume != "auto":
-        config["resume_from_checkpoint"] = resume
-    elif "resume_from_checkpoint" not in config:
-        checkpoint = last_checkpoint(output_dir)
-        if checkpoint is None:
-            print(f"[train.sh] no checkpoint in {output_dir}: starting from step 0", file=sys.stderr)
-            return
-        config["resume_from_checkpoint"] = str(checkpoint)
-    print(f"[train.sh] resuming from {config['resume_from_checkpoint']}", file=sys.stderr)
-    if config.get("overwrite_output_dir"):
-        # LLaMA-Factory deletes trainer_log.jsonl (the loss history) when this is true.
-        print("[train.sh] resuming: overwrite_output_dir forced to false", file=sys.stderr)
-    config["overwrite_output_dir"] = False
-
-
-def main(arguments: list[str]) -> None:
-    base_path, target_path, resume, *overrides = arguments
-    config = yaml.safe_load(Path(base_path).read_text(encoding="utf-8")) or {}
-    apply_overrides(config, overrides)
-    if "output_dir" not in config:
-        fail("output_dir is not set")
-    refuse_secrets(config)
-    choose_resume(config, resume)
-    header = f"# Resolved by run/train.sh from {base_path}; this is the file llamafactory-cli trains with.\n"
-    Path(target_path).write_text(header + yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    print(config["output_dir"])
-
-
-main(sys.argv[1:])
-PY
+  local smoke_flag=()
+  if [[ "${SMOKE}" == 1 ]]; then
+    smoke_flag=(--smoke)
+  fi
+  MODEL_PATH="${MODEL_PATH:-}" DATASET_DIR="${DATASET_DIR:-}" \
+    "${TRAIN_PYTHON}" "${REPO_ROOT}/scripts/resolve_train_config.py" \
+    --base="${CONFIG}" --output="${RESOLVED}" --resume="${RESUME}" ${smoke_flag[@]+"${smoke_flag[@]}"} \
+    -- ${CLI_OVERRIDES[@]+"${CLI_OVERRIDES[@]}"}
 }
 
 # Checks the tools, prepares the smoke dataset, writes the resolved config, trains, plots.
@@ -335,13 +205,11 @@ main() {
   cd "${REPO_ROOT}"
   parse_arguments "$@"
   select_tools
-  collect_overrides
+  smoke_settings
   launch_variables
   RESOLVED="$(mktemp)"
   trap 'rm -f "${RESOLVED}"' EXIT
-  OUTPUT_DIR_RESOLVED="$(resolve_config "${CONFIG}" "${RESOLVED}" "${RESUME}" \
-    ${SMOKE_OVERRIDES[@]+"${SMOKE_OVERRIDES[@]}"} "${ENV_OVERRIDES[@]}" \
-    ${CLI_OVERRIDES[@]+"${CLI_OVERRIDES[@]}"})"
+  OUTPUT_DIR_RESOLVED="$(resolve_config)"
   CONFIG_OUT="${OUTPUT_DIR_RESOLVED}/train_config.yaml"
   [[ "${CONFIG_OUT}" != *" "* ]] || die "output_dir must not contain spaces (torchrun splits its arguments on them)"
 

@@ -241,6 +241,25 @@ def test_secrets_are_refused_and_never_printed(tmp_path: Path) -> None:
         assert FAKE_TOKEN not in outcome.stdout + outcome.stderr
 
 
+def test_bad_inputs_fail_in_one_line_without_a_traceback(tmp_path: Path) -> None:
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- a\n- b\n")
+    result = dry_run(f"--config={listed}", tmp_path=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    expected = f"[train.sh] error: {listed}: the top level must be a mapping of LLaMA-Factory arguments, not a list"
+    assert result.stderr == expected + "\n"
+    result = dry_run(f"={FAKE_TOKEN}", tmp_path=tmp_path)
+    assert result.returncode == 2 and "override without a key" in result.stderr
+    assert FAKE_TOKEN not in result.stdout + result.stderr and "Traceback" not in result.stderr
+
+
+def test_option_like_overrides_reach_the_config(tmp_path: Path) -> None:
+    result = dry_run("--odd=kept", "run_name=-dash", tmp_path=tmp_path, RESUME="-weird")
+    assert result.returncode == 0, result.stderr
+    assert result.config["--odd"] == "kept" and result.config["run_name"] == "-dash"
+    assert result.config["resume_from_checkpoint"] == "-weird"
+
+
 def test_smoke_dry_run(tmp_path: Path) -> None:
     result = dry_run("--smoke", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
