@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -63,8 +62,7 @@ def run_once(base_url: str, problems: int, concurrency: int, folder: Path) -> Lo
         "--no-thinking", "--max-concurrency", str(concurrency), "--no-progress",
     ]  # fmt: skip
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
+    returncode, peak_kb = peak_rss_of(command)
     wall = time.perf_counter() - started
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     records = sum(1 for _ in (run_dir / "records.jsonl").open(encoding="utf-8"))
@@ -72,12 +70,30 @@ def run_once(base_url: str, problems: int, concurrency: int, folder: Path) -> Lo
         problems=problems,
         concurrency=concurrency,
         wall_s=round(wall, 2),
-        peak_rss_mb=round(usage.ru_maxrss / 1024, 1),  # kilobytes on Linux
+        peak_rss_mb=round(peak_kb / 1024, 1),
         records=records,
         completed=summary["completed"],
         errors=summary["errors"],
-        returncode=os.waitstatus_to_exitcode(status),
+        returncode=returncode,
     )
+
+
+# Linux records, at exec, the peak RSS of the forked copy of the parent in the child's
+# ru_maxrss: measured straight from a large process (pytest) it would report the parent's size.
+# A small launcher, itself exec'd fresh, starts the command and reports its own child's peak.
+LAUNCHER = """
+import json, os, subprocess, sys
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+print(json.dumps({"returncode": os.waitstatus_to_exitcode(status), "peak_kb": usage.ru_maxrss}))
+"""
+
+
+def peak_rss_of(command: list[str]) -> tuple[int, int]:
+    """(exit code, peak RSS in KiB) of a command, measured without the caller's own size."""
+    launched = subprocess.run([sys.executable, "-c", LAUNCHER, *command], cwd=ROOT, capture_output=True, text=True)
+    report = json.loads(launched.stdout)
+    return int(report["returncode"]), int(report["peak_kb"])
 
 
 def measure(problem_counts: list[int], concurrency: int) -> list[LoadResult]:
