@@ -226,9 +226,9 @@ async def _network_namespace_prefix() -> list[str]:
     global _network_prefix_cache
     if _network_prefix_cache is None:
         unshare = shutil.which("unshare")
-        options = [[unshare, "--net", "--"], [unshare, "--user", "--map-root-user", "--net", "--"]]
+        options = [[unshare, "--net", "--"], [unshare, "--user", "--map-root-user", "--net", "--"]] if unshare else []
         found: list[str] = []
-        for option in options if unshare else []:
+        for option in options:
             if await _works(option):
                 found = option
                 break

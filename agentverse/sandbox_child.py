@@ -30,6 +30,7 @@ import os
 import sys
 import types
 from collections.abc import Callable
+from typing import Any
 
 EXIT_TESTS_NOT_RUN = 86
 TESTS_NOT_RUN_MARKER = "sandbox: the tests did not run: "
@@ -83,13 +84,12 @@ class Guard:
         self.private_roots = tuple(root.rstrip(os.sep) + os.sep for root in private_roots)
         self.library_roots = library_roots()
 
-    def resolve(self, path: object, dir_fd: int | None) -> str:
-        path = os.fspath(path)  # type: ignore[arg-type]
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
-        if dir_fd is not None and dir_fd >= 0 and not os.path.isabs(path):  # negative: the cwd
-            path = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), path)
-        return os.path.realpath(path)
+    def resolve(self, path: Any, dir_fd: int | None) -> str:
+        # `path` comes from an audit event: a str, bytes or path-like object.
+        text = os.fsdecode(os.fspath(path))
+        if dir_fd is not None and dir_fd >= 0 and not os.path.isabs(text):  # negative: the cwd
+            text = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), text)
+        return os.path.realpath(text)
 
     def inside_scratch(self, path: object, dir_fd: int | None = None) -> bool:
         if isinstance(path, int):
@@ -157,7 +157,7 @@ def no_fork_exec(*args: object, **kwargs: object) -> None:
 
 def install_guard(private_roots: list[str]) -> None:
     # fork_exec raises no audit event of its own; replace it before anything imports subprocess.
-    _posixsubprocess.fork_exec = no_fork_exec
+    _posixsubprocess.fork_exec = no_fork_exec  # type: ignore[assignment]  # deliberately not its signature
     sys.dont_write_bytecode = True
     sys.addaudithook(Guard(private_roots).hook)
 
@@ -196,7 +196,8 @@ def flush_standard_streams() -> None:
     # The candidate may have replaced them with anything; what it wrote must land before the report.
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         with contextlib.suppress(Exception):
-            stream.flush()
+            if stream is not None:
+                stream.flush()
 
 
 Write = Callable[[int, bytes], int]

@@ -13,7 +13,7 @@ from typing import Any, Generic, Literal, TypeVar
 from agentverse.agents.output_parsers import PARSERS, ParsedOutput, ParseError
 from agentverse.config.schema import AgentConfig, GenerationConfig
 from agentverse.llms.base import ChatMessage, ContextOverflow, LLMError
-from agentverse.llms.client import LLMClient
+from agentverse.llms.client import Generation, LLMClient
 from agentverse.trace import CallRecord, Trace
 
 Output = TypeVar("Output", bound=ParsedOutput)
@@ -111,42 +111,48 @@ class Agent:
         generation: GenerationConfig,
         expected: int,
     ) -> AgentOutcome[Any]:
-        record = {
-            "round": round_number,
-            "agent": self.name,
-            "agent_type": self.config.agent_type,
-            "role": self.role,
-            "attempt": attempt,
-            "messages": [dict(message) for message in messages],
-            "generation": generation,
-        }
+        # A call is recorded as unanswered until a reply arrives.
+        sent = CallRecord(
+            round=round_number,
+            agent=self.name,
+            agent_type=self.config.agent_type,
+            role=self.role,
+            attempt=attempt,
+            messages=[{"role": message["role"], "content": message["content"]} for message in messages],
+            generation=generation,
+            status="llm_error",
+        )
         try:
             result = await self.llm.generate(messages, generation)
         except ContextOverflow as overflow:
-            self.trace.add_call(CallRecord(**record, status="context_overflow", error=str(overflow)))
+            self.trace.add_call(sent.model_copy(update={"status": "context_overflow", "error": str(overflow)}))
             return AgentOutcome(None, "context_overflow", str(overflow))
         except LLMError as error:
-            failed = CallRecord(**record, status="llm_error", error=str(error), attempts=list(error.attempts))
-            self.trace.add_call(failed)
+            self.trace.add_call(sent.model_copy(update={"error": str(error), "attempts": list(error.attempts)}))
             raise InfrastructureFailure(self.name, round_number, str(error)) from error
-        usage = {
-            "content": result.content,
-            "reasoning": result.reasoning,
-            "finish_reason": result.finish_reason,
-            "truncated": result.truncated,
-            "forced_answer": result.forced_answer,
-            "prompt_tokens": result.prompt_tokens,
-            "completion_tokens": result.completion_tokens,
-            "requests": result.requests,
-            "latency_s": result.latency_s,
-            "endpoint": result.endpoint,
-            "max_tokens_sent": result.max_tokens,
-            "attempts": list(result.attempts),
-        }
+        answered = sent.model_copy(update=reply_fields(result))
         try:
             parsed = self.parser(result.content, expected)
         except ParseError as error:
-            self.trace.add_call(CallRecord(**record, **usage, status="parse_error", error=str(error)))
+            self.trace.add_call(answered.model_copy(update={"status": "parse_error", "error": str(error)}))
             return AgentOutcome(None, "parse_error", str(error), result.content)
-        self.trace.add_call(CallRecord(**record, **usage, status="ok", parsed=parsed.model_dump()))
+        self.trace.add_call(answered.model_copy(update={"status": "ok", "parsed": parsed.model_dump()}))
         return AgentOutcome(parsed, "ok", None, result.content)
+
+
+def reply_fields(result: Generation) -> dict[str, Any]:
+    """What a call record keeps of a reply: the texts, the cost and how it was obtained."""
+    return {
+        "content": result.content,
+        "reasoning": result.reasoning,
+        "finish_reason": result.finish_reason,
+        "truncated": result.truncated,
+        "forced_answer": result.forced_answer,
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "requests": result.requests,
+        "latency_s": result.latency_s,
+        "endpoint": result.endpoint,
+        "max_tokens_sent": result.max_tokens,
+        "attempts": list(result.attempts),
+    }

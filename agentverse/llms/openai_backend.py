@@ -160,7 +160,8 @@ class Endpoint:
         """The model names `GET /models` lists; raises LLMError when the endpoint cannot be reached."""
         url = self.base_url + "/models"
         try:
-            async with self.session().get(url, allow_redirects=False, timeout=CHECK_TIMEOUT_S) as response:
+            timeout = aiohttp.ClientTimeout(total=CHECK_TIMEOUT_S)
+            async with self.session().get(url, allow_redirects=False, timeout=timeout) as response:
                 status, text = response.status, await response.text()
         except TimeoutError:
             raise LLMError("timeout", f"no answer within {CHECK_TIMEOUT_S:g} s") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,11 @@ class LoadedModel:
         with self.busy:  # backends in one process share the model; one batch at a time
             return self._generate_batch(requests)
 
+    def render(self, messages: Sequence[ChatMessage]) -> str:
+        """The model's chat template applied to the messages, ending with the assistant's turn."""
+        turns = [{"role": message["role"], "content": message["content"]} for message in messages]
+        return str(self.tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False))
+
     def _generate_batch(self, requests: list[BatchRequest]) -> list[dict[str, Any] | LLMError]:
         """Generate for several requests that share temperature and top_p, as one padded batch.
 
@@ -65,11 +71,7 @@ class LoadedModel:
         """
         import torch
 
-        prompts = [
-            self.tokenizer.apply_chat_template(list(request.messages), add_generation_prompt=True, tokenize=False)
-            + request.prefill
-            for request in requests
-        ]
+        prompts = [self.render(request.messages) + request.prefill for request in requests]
         token_ids = self.tokenizer(prompts, add_special_tokens=False)["input_ids"]  # once per prompt
         outcomes: dict[int, dict[str, Any] | LLMError] = {}
         rows: list[int] = []  # the requests that fit the context, in batch order
@@ -110,7 +112,7 @@ class LoadedModel:
         ended = bool(ends)
         if ended:
             new_tokens = new_tokens[: ends[0] + 1]
-        text = self.tokenizer.decode(new_tokens, skip_special_tokens=True)
+        text = str(self.tokenizer.decode(new_tokens, skip_special_tokens=True))
         for stop in generation.stop:
             if stop in text:
                 text, ended = text.split(stop, 1)[0], True

@@ -25,7 +25,7 @@ from agentverse.environments.tasksolving.single_agent import SingleAgentEnvironm
 from agentverse.graders.base import Grade, GradeStatus
 from agentverse.graders.registry import get_grader
 from agentverse.llms.client import LLMClient
-from agentverse.runs.store import RunDirectory, RunRecord, data_slice, sample_digest
+from agentverse.runs.store import RunDirectory, RunMode, RunRecord, data_slice, sample_digest
 from dataloader.base import Sample
 
 
@@ -83,7 +83,7 @@ async def solve_one(
     environment: TaskSolvingEnvironment | SingleAgentEnvironment,
     config: TaskConfig,
     sample: Sample,
-    mode: str,
+    mode: RunMode,
 ) -> RunRecord:
     try:
         result = await environment.solve(sample)
@@ -95,8 +95,8 @@ async def solve_one(
     grade = await grade_result(config, sample, result)
     if grade.status == GradeStatus.ERROR:
         # The grader could not decide (e.g. the sandbox failed to start): not a wrong answer.
-        error = f"grading failed: {grade.detail}"
-        return RunRecord(sample=sample, status="error", error=error, grade=grade, result=result, mode=mode)
+        reason = f"grading failed: {grade.detail}"
+        return RunRecord(sample=sample, status="error", error=reason, grade=grade, result=result, mode=mode)
     return RunRecord(sample=sample, status="ok", grade=grade, result=result, mode=mode)
 
 
@@ -175,7 +175,7 @@ async def run_benchmark(
     pending = pending_samples(samples, run_dir)
     run_dir.write_slice(data_slice(samples))
     stats = RunStats(total=len(samples), skipped=len(samples) - len(pending))
-    mode = "single-agent" if single_agent else "multi-agent"
+    mode: RunMode = "single-agent" if single_agent else "multi-agent"
     run_dir.log(f"start: {len(pending)} to run, {stats.skipped} already done, concurrency {concurrency}, {mode}")
     llm = await checked_client(config, run_dir)
     environment = SingleAgentEnvironment(config, llm) if single_agent else TaskSolvingEnvironment(config, llm)

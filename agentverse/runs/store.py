@@ -59,6 +59,9 @@ def sample_digest(sample: Sample) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
+RunMode = Literal["multi-agent", "single-agent"]
+
+
 class RunRecord(BaseModel):
     """One problem: the sample (so re-grading needs no data files), the outcome and its grade."""
 
@@ -68,7 +71,7 @@ class RunRecord(BaseModel):
     error: str | None = None
     grade: Grade | None = None
     result: ProblemResult | None = None
-    mode: Literal["multi-agent", "single-agent"] = "multi-agent"
+    mode: RunMode = "multi-agent"
     finished_at: float = Field(default_factory=time.time)
 
     @model_validator(mode="after")

@@ -276,7 +276,9 @@ def run_wall_time(records: list[CompactRecord]) -> float | None:
     return max(end for _, end in spans) - min(start for start, _ in spans) if spans else None
 
 
-def summarize(records: Iterable[RunRecord], kind: str, *, not_run: int = 0, **identity: str) -> RunSummary:
+def summarize(
+    records: Iterable[RunRecord], kind: str, *, not_run: int = 0, run_dir: str = "", task: str = "", model: str = ""
+) -> RunSummary:
     """The summary of one run's records (the latest record of each problem of its slice).
 
     Each record is reduced as it is read, so `records` may stream a run of any size.
@@ -290,7 +292,9 @@ def summarize(records: Iterable[RunRecord], kind: str, *, not_run: int = 0, **id
     score = mean([grade.score for grade in grades])
     self_accuracy = mean([float(result.evaluator_correct is True) for result in judged])
     return RunSummary(
-        **identity,
+        run_dir=run_dir,
+        task=task,
+        model=model,
         mode=compacted[0].mode if compacted else "multi-agent",
         metric=METRIC_NAMES[kind],
         problems=len(compacted) + not_run,

@@ -6,7 +6,7 @@ import time
 
 from agentverse.agents.agent import Agent, InfrastructureFailure
 from agentverse.config.schema import TaskConfig
-from agentverse.environments.tasksolving.environment import ProblemResult, usage_by_agent
+from agentverse.environments.tasksolving.environment import ProblemResult, Termination, usage_by_agent
 from agentverse.llms.client import LLMClient
 from agentverse.trace import Observer, Trace
 from dataloader.base import Sample
@@ -32,13 +32,14 @@ class SingleAgentEnvironment:
         except InfrastructureFailure as failure:
             trace.event(1, "infrastructure_error", agent=failure.agent, error=failure.cause)
             return self.result(sample, trace, None, started, error=str(failure))
-        return self.result(sample, trace, outcome.output.text if outcome.ok else None, started)
+        solution = outcome.output.text if outcome.output is not None else None
+        return self.result(sample, trace, solution, started)
 
     def result(
         self, sample: Sample, trace: Trace, solution: str | None, started: float, error: str | None = None
     ) -> ProblemResult:
         """A solver that cannot produce a readable solution has answered nothing (ok, no_answer)."""
-        termination = "error" if error is not None else "single_agent"
+        termination: Termination = "error" if error is not None else "single_agent"
         trace.event(1, "termination", reason=termination)
         return ProblemResult(
             sample_id=sample.id,

@@ -64,7 +64,7 @@ async def basic_ceo(state: ProblemState, round_number: int) -> RoundPlan:
         "token_menu": ", ".join(str(entry) for entry in rule.token_menu),
     }
     outcome = await agent.step(round_number, variables)
-    if not outcome.ok:
+    if outcome.output is None:
         plan = fixed_plan(state, "fallback")
         state.trace.event(round_number, "fallback", agent="ceo", error=outcome.error, used="configured team/budget")
         return plan

@@ -49,7 +49,7 @@ class Team:
     async def write(self, critiques: str) -> str | None:
         variables = {**self.base_variables(), "advice": self.state.advice_text(), "critiques": critiques}
         outcome = await self.solver.step(self.round_number, variables, max_tokens=self.plan.max_tokens, remember=True)
-        if not outcome.ok:
+        if outcome.output is None:
             self.state.trace.event(self.round_number, "agent_failed", agent="solver", error=outcome.error)
             return None
         self.state.trace.event(self.round_number, "solution", text=outcome.output.text)

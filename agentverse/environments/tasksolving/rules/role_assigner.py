@@ -30,7 +30,7 @@ async def recruit_by_description(state: ProblemState, round_number: int, plan: R
         "cnt_critic_agents": count - 1,
     }
     outcome = await agent.step(round_number, variables, expected=count)
-    if not outcome.ok:
+    if outcome.output is None:
         state.trace.event(round_number, "fallback", agent="role_assigner", error=outcome.error, used="generic roles")
         return generic_roles(count)
     return list(outcome.output.roles)
