@@ -30,7 +30,6 @@ import os
 import sys
 import types
 from collections.abc import Callable
-from typing import Any
 
 EXIT_TESTS_NOT_RUN = 86
 TESTS_NOT_RUN_MARKER = "sandbox: the tests did not run: "
@@ -84,9 +83,11 @@ class Guard:
         self.private_roots = tuple(root.rstrip(os.sep) + os.sep for root in private_roots)
         self.library_roots = library_roots()
 
-    def resolve(self, path: Any, dir_fd: int | None) -> str:
-        # `path` comes from an audit event: a str, bytes or path-like object.
-        text = os.fsdecode(os.fspath(path))
+    def resolve(self, path: object, dir_fd: int | None) -> str:
+        # `path` comes from an audit event; what os.fspath would refuse is refused here, with its message.
+        if not isinstance(path, str | bytes | os.PathLike):
+            raise TypeError(f"expected str, bytes or os.PathLike object, not {type(path).__name__}")
+        text = os.fsdecode(path)
         if dir_fd is not None and dir_fd >= 0 and not os.path.isabs(text):  # negative: the cwd
             text = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), text)
         return os.path.realpath(text)

@@ -8,15 +8,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from string import Template
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypedDict, TypeVar
 
 from agentverse.agents.output_parsers import PARSERS, ParsedOutput, ParseError
 from agentverse.config.schema import AgentConfig, GenerationConfig
-from agentverse.llms.base import ChatMessage, ContextOverflow, LLMError
+from agentverse.llms.base import Attempt, ChatMessage, ContextOverflow, LLMError
 from agentverse.llms.client import Generation, LLMClient
 from agentverse.trace import CallRecord, Trace
 
 Output = TypeVar("Output", bound=ParsedOutput)
+
+
+class CallRequest(TypedDict):
+    """The fields of a `CallRecord` known before the model answers: who asked, and what was sent."""
+
+    round: int
+    agent: str
+    agent_type: str
+    role: str
+    attempt: int
+    messages: list[dict[str, str]]
+    generation: GenerationConfig
+
+
+class CallReply(TypedDict):
+    """The fields of a `CallRecord` taken from the model's reply: the texts and what it cost."""
+
+    content: str
+    reasoning: str | None
+    finish_reason: str
+    truncated: bool
+    forced_answer: bool
+    prompt_tokens: int
+    completion_tokens: int
+    requests: int
+    latency_s: float
+    endpoint: str
+    max_tokens_sent: int
+    attempts: list[Attempt]
 
 
 class InfrastructureFailure(Exception):
@@ -111,8 +140,7 @@ class Agent:
         generation: GenerationConfig,
         expected: int,
     ) -> AgentOutcome[Any]:
-        # A call is recorded as unanswered until a reply arrives.
-        sent = CallRecord(
+        sent = CallRequest(
             round=round_number,
             agent=self.name,
             agent_type=self.config.agent_type,
@@ -120,27 +148,27 @@ class Agent:
             attempt=attempt,
             messages=[{"role": message["role"], "content": message["content"]} for message in messages],
             generation=generation,
-            status="llm_error",
         )
         try:
             result = await self.llm.generate(messages, generation)
         except ContextOverflow as overflow:
-            self.trace.add_call(sent.model_copy(update={"status": "context_overflow", "error": str(overflow)}))
+            self.trace.add_call(CallRecord(**sent, status="context_overflow", error=str(overflow)))
             return AgentOutcome(None, "context_overflow", str(overflow))
         except LLMError as error:
-            self.trace.add_call(sent.model_copy(update={"error": str(error), "attempts": list(error.attempts)}))
+            failed = CallRecord(**sent, status="llm_error", error=str(error), attempts=list(error.attempts))
+            self.trace.add_call(failed)
             raise InfrastructureFailure(self.name, round_number, str(error)) from error
-        answered = sent.model_copy(update=reply_fields(result))
+        reply = reply_fields(result)
         try:
             parsed = self.parser(result.content, expected)
         except ParseError as error:
-            self.trace.add_call(answered.model_copy(update={"status": "parse_error", "error": str(error)}))
+            self.trace.add_call(CallRecord(**sent, **reply, status="parse_error", error=str(error)))
             return AgentOutcome(None, "parse_error", str(error), result.content)
-        self.trace.add_call(answered.model_copy(update={"status": "ok", "parsed": parsed.model_dump()}))
+        self.trace.add_call(CallRecord(**sent, **reply, status="ok", parsed=parsed.model_dump()))
         return AgentOutcome(parsed, "ok", None, result.content)
 
 
-def reply_fields(result: Generation) -> dict[str, Any]:
+def reply_fields(result: Generation) -> CallReply:
     """What a call record keeps of a reply: the texts, the cost and how it was obtained."""
     return {
         "content": result.content,

@@ -255,3 +255,7 @@ class TaskConfig(StrictModel):
             if agent.agent_type == agent_type:
                 return agent
         raise KeyError(f"no agent of type {agent_type!r} in this config")
+
+    def optional_agent(self, agent_type: str) -> AgentConfig | None:
+        """The agent of this type, or None (a config without a CEO may have no CEO agent)."""
+        return next((agent for agent in self.agents if agent.agent_type == agent_type), None)

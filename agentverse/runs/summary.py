@@ -277,7 +277,7 @@ def run_wall_time(records: list[CompactRecord]) -> float | None:
 
 
 def summarize(
-    records: Iterable[RunRecord], kind: str, *, not_run: int = 0, run_dir: str = "", task: str = "", model: str = ""
+    records: Iterable[RunRecord], kind: str, *, not_run: int = 0, run_dir: str, task: str, model: str
 ) -> RunSummary:
     """The summary of one run's records (the latest record of each problem of its slice).
 

@@ -6,14 +6,10 @@ written by the sandbox after the last test counts as a pass.
 
 from __future__ import annotations
 
-from typing import NamedTuple, cast
-
 import pytest
 
 from agentverse.config.loader import load_task_config
-from agentverse.config.schema import TaskConfig
 from agentverse.environments.tasksolving.rules.executor import code_test
-from agentverse.environments.tasksolving.state import ProblemState
 from agentverse.graders.base import GradeStatus
 from agentverse.graders.code import grade_code
 from agentverse.sandbox import SandboxLimits, SandboxStatus
@@ -103,13 +99,6 @@ async def test_a_failing_assert_is_incorrect_with_the_traceback() -> None:
     assert SandboxStatus.TESTS_NOT_RUN.value not in grade.detail
 
 
-class ExecutorState(NamedTuple):
-    """The parts of a ProblemState the code-test executor reads."""
-
-    config: TaskConfig
-    sample: Sample
-
-
 @pytest.mark.parametrize(
     ("candidate", "passed"),
     [(ADD, True), (f"{ADD}\nexit()\n", False), (f"import os\n{ADD}\nos._exit(0)\n", False)],
@@ -120,8 +109,8 @@ async def test_the_executor_does_not_count_an_early_exit_as_passing_the_public_t
 ) -> None:
     config, _ = load_task_config("tasksolving/mbpp_sanitized/smollm2", {})
     metadata = {"public_tests": ["assert add(1, 2) == 3"], "test_imports": ["import math"]}
-    state = ExecutorState(config, Sample(id="toy/add", input="Write add.", target=ADD_TESTS, metadata=metadata))
-    report = await code_test(cast(ProblemState, state), fenced(candidate))
+    sample = Sample(id="toy/add", input="Write add.", target=ADD_TESTS, metadata=metadata)
+    report = await code_test(config.environment.rule.executor)(sample, fenced(candidate))
     assert report.passed is passed, report.summary
     assert ("all public tests passed" in report.summary) is passed
     assert ("the tests did not run" in report.summary) is not passed

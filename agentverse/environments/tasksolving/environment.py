@@ -90,15 +90,20 @@ class TaskSolvingEnvironment:
         rule = config.environment.rule
         self.config = config
         self.llm = llm
-        self.ceo = CEO_RULES.get(rule.ceo.type)
-        self.assign_roles = ROLE_ASSIGNERS.get(rule.role_assigner.type)
-        self.discuss = DECISION_MAKERS.get(rule.decision_maker.type)
-        self.execute = EXECUTORS.get(rule.executor.type)
-        self.evaluate = EVALUATORS.get(rule.evaluator.type)
+        # Every component is built once, here, from its own config section (and its agent's config).
+        ceo_agent = config.optional_agent("ceo")
+        self.ceo = CEO_RULES.get(rule.ceo.type)(rule.ceo, ceo_agent, llm, rule.role_assigner.cnt_agents)
+        role_agent = config.agent("role_assigner")
+        self.assign_roles = ROLE_ASSIGNERS.get(rule.role_assigner.type)(rule.role_assigner, role_agent, llm)
+        self.discuss = DECISION_MAKERS.get(rule.decision_maker.type)(rule.decision_maker)
+        self.execute = EXECUTORS.get(rule.executor.type)(rule.executor)
+        self.evaluate = EVALUATORS.get(rule.evaluator.type)(rule.evaluator, config.agent("evaluator"), llm)
+        self.solver_config = config.agent("solver")
+        self.critic_config = config.agent("critic")
 
     async def solve(self, sample: Sample, observer: Observer | None = None) -> ProblemResult:
         started = time.perf_counter()
-        state = ProblemState(sample=sample, config=self.config, llm=self.llm, trace=Trace(observer))
+        state = ProblemState(sample=sample, trace=Trace(observer))
         try:
             termination, rounds = await self.run_rounds(state)
         except InfrastructureFailure as failure:
@@ -138,11 +143,11 @@ class TaskSolvingEnvironment:
         state.roles = await self.assign_roles(state, round_number, plan)
         state.trace.event(round_number, "roles", roles=state.roles)
         team = self.recruit(state, round_number, plan)
-        discussion = await self.discuss(team, self.config.environment.rule.decision_maker.max_inner_turns)
+        discussion = await self.discuss(team)
         if discussion.solution is None:
             return "solver_failed"
         state.solution = discussion.solution
-        report = await self.execute(state, discussion.solution)
+        report = await self.execute(state.sample, discussion.solution)
         state.trace.event(round_number, "executor", summary=report.summary, passed=report.passed)
         verdict = await self.evaluate(state, round_number, discussion.solution, report)
         state.evaluation, state.evaluation_failed = verdict, verdict is None
@@ -155,9 +160,9 @@ class TaskSolvingEnvironment:
     def recruit(self, state: ProblemState, round_number: int, plan: RoundPlan) -> Team:
         """The solver keeps its memory across rounds; critics are recruited fresh each round."""
         if state.solver is None:
-            state.solver = Agent(self.config.agent("solver"), self.llm, state.trace, role=state.roles[0])
+            state.solver = Agent(self.solver_config, self.llm, state.trace, role=state.roles[0])
         state.solver.role = state.roles[0]
-        critic_config = self.config.agent("critic")
+        critic_config = self.critic_config
         critics = [
             Agent(
                 critic_config.model_copy(update={"name": f"{critic_config.name} {index}"}),

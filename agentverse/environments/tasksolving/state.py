@@ -9,8 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentverse.agents.agent import Agent
 from agentverse.agents.output_parsers import EvaluatorVerdict
-from agentverse.config.schema import TaskConfig
-from agentverse.llms.client import LLMClient
 from agentverse.trace import Trace
 from dataloader.base import Sample
 
@@ -42,9 +40,9 @@ class ExecutorReport:
 
 @dataclass
 class ProblemState:
+    """Per-problem data only: the components get their settings when the environment is built."""
+
     sample: Sample
-    config: TaskConfig
-    llm: LLMClient
     trace: Trace
     solver: Agent | None = None
     solution: str | None = None

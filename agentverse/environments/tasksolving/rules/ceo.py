@@ -7,12 +7,16 @@ from typing import Literal
 
 from agentverse.agents.agent import Agent
 from agentverse.agents.output_parsers import CEODecision
-from agentverse.config.schema import CEORuleConfig
+from agentverse.config.schema import AgentConfig, CEORuleConfig
 from agentverse.environments.tasksolving.state import ProblemState, RoundPlan
+from agentverse.llms.client import LLMClient
 from agentverse.registry import Registry
 
 CEORule = Callable[[ProblemState, int], Awaitable[RoundPlan]]
-CEO_RULES: Registry[CEORule] = Registry("ceo")
+# Built once per environment: its config section, the CEO agent's config (None without a CEO),
+# the model client, and the team size used when there is no decision to follow.
+CEOFactory = Callable[[CEORuleConfig, AgentConfig | None, LLMClient, int], CEORule]
+CEO_RULES: Registry[CEOFactory] = Registry("ceo")
 
 
 def snap_to_menu(value: int, menu: list[int]) -> int:
@@ -46,15 +50,26 @@ def resources_text(state: ProblemState) -> str:
     return f"recruit_number: {state.plan.recruit_number}, maximum_tokens: {budget}"
 
 
-def fixed_plan(state: ProblemState, source: Literal["fallback", "fixed"]) -> RoundPlan:
-    team = state.config.environment.rule.role_assigner.cnt_agents
-    return RoundPlan(decision="continue", recruit_number=team, direction="", max_tokens=None, source=source)
+def fixed_plan(team_size: int, source: Literal["fallback", "fixed"]) -> RoundPlan:
+    return RoundPlan(decision="continue", recruit_number=team_size, direction="", max_tokens=None, source=source)
 
 
 @CEO_RULES.register("basic")
-async def basic_ceo(state: ProblemState, round_number: int) -> RoundPlan:
-    rule = state.config.environment.rule.ceo
-    agent = Agent(state.config.agent("ceo"), state.llm, state.trace)
+def basic_ceo(rule: CEORuleConfig, agent_config: AgentConfig | None, llm: LLMClient, team_size: int) -> CEORule:
+    if agent_config is None:
+        raise ValueError("the basic CEO needs an agent of type ceo")  # the config schema already requires it
+    ceo_agent = agent_config
+
+    async def decide(state: ProblemState, round_number: int) -> RoundPlan:
+        agent = Agent(ceo_agent, llm, state.trace)
+        return await plan_round(agent, rule, team_size, state, round_number)
+
+    return decide
+
+
+async def plan_round(
+    agent: Agent, rule: CEORuleConfig, team_size: int, state: ProblemState, round_number: int
+) -> RoundPlan:
     variables = {
         "task_description": state.sample.input,
         "solution": state.solution or "No solution yet.",
@@ -65,9 +80,8 @@ async def basic_ceo(state: ProblemState, round_number: int) -> RoundPlan:
     }
     outcome = await agent.step(round_number, variables)
     if outcome.output is None:
-        plan = fixed_plan(state, "fallback")
         state.trace.event(round_number, "fallback", agent="ceo", error=outcome.error, used="configured team/budget")
-        return plan
+        return fixed_plan(team_size, "fallback")
     plan, clamped = validate_decision(outcome.output, rule)
     if clamped:
         state.trace.event(round_number, "ceo_clamped", **clamped)
@@ -75,6 +89,10 @@ async def basic_ceo(state: ProblemState, round_number: int) -> RoundPlan:
 
 
 @CEO_RULES.register("none")
-async def no_ceo(state: ProblemState, round_number: int) -> RoundPlan:
+def no_ceo(rule: CEORuleConfig, agent_config: AgentConfig | None, llm: LLMClient, team_size: int) -> CEORule:
     """The paper's "without CEO" baseline: a fixed team and each agent's configured budget."""
-    return fixed_plan(state, "fixed")
+
+    async def decide(state: ProblemState, round_number: int) -> RoundPlan:
+        return fixed_plan(team_size, "fixed")
+
+    return decide

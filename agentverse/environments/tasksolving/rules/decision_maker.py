@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from agentverse.agents.agent import Agent
 from agentverse.agents.output_parsers import CriticVerdict
+from agentverse.config.schema import DecisionMakerRuleConfig
 from agentverse.environments.tasksolving.state import ProblemState, RoundPlan
 from agentverse.registry import Registry
 
@@ -125,8 +126,10 @@ async def review_loop(team: Team, solution: str, review: Reviewer, max_turns: in
     return Discussion(solution, consensus=False, inner_turns=max_turns)
 
 
-DecisionMaker = Callable[[Team, int], Awaitable[Discussion]]
-DECISION_MAKERS: Registry[DecisionMaker] = Registry("decision_maker")
+DecisionMaker = Callable[[Team], Awaitable[Discussion]]
+# Built once per environment from its config section (`max_inner_turns`); called per round.
+DecisionMakerFactory = Callable[[DecisionMakerRuleConfig], DecisionMaker]
+DECISION_MAKERS: Registry[DecisionMakerFactory] = Registry("decision_maker")
 
 
 def notes_from(verdicts: list[CriticVerdict | None]) -> str:
@@ -141,28 +144,43 @@ async def draft_and_review(team: Team, notes: str, review: Reviewer, max_turns: 
 
 
 @DECISION_MAKERS.register("vertical-solver-first")
-async def vertical_solver_first(team: Team, max_inner_turns: int) -> Discussion:
-    return await draft_and_review(team, NO_CRITIQUES, team.review_concurrently, max_inner_turns)
+def vertical_solver_first(rule: DecisionMakerRuleConfig) -> DecisionMaker:
+    async def discuss(team: Team) -> Discussion:
+        return await draft_and_review(team, NO_CRITIQUES, team.review_concurrently, rule.max_inner_turns)
+
+    return discuss
 
 
 @DECISION_MAKERS.register("vertical")
-async def vertical(team: Team, max_inner_turns: int) -> Discussion:
-    advice = await team.review_concurrently(NO_DRAFT)
-    return await draft_and_review(team, notes_from(advice), team.review_concurrently, max_inner_turns)
+def vertical(rule: DecisionMakerRuleConfig) -> DecisionMaker:
+    async def discuss(team: Team) -> Discussion:
+        advice = await team.review_concurrently(NO_DRAFT)
+        return await draft_and_review(team, notes_from(advice), team.review_concurrently, rule.max_inner_turns)
+
+    return discuss
 
 
 @DECISION_MAKERS.register("horizontal")
-async def horizontal(team: Team, max_inner_turns: int) -> Discussion:
-    return await draft_and_review(team, NO_CRITIQUES, team.review_in_turn, max_inner_turns)
+def horizontal(rule: DecisionMakerRuleConfig) -> DecisionMaker:
+    async def discuss(team: Team) -> Discussion:
+        return await draft_and_review(team, NO_CRITIQUES, team.review_in_turn, rule.max_inner_turns)
+
+    return discuss
 
 
 @DECISION_MAKERS.register("concurrent")
-async def concurrent(team: Team, max_inner_turns: int) -> Discussion:
-    return await draft_and_review(team, NO_CRITIQUES, team.review_concurrently, 1)
+def concurrent(rule: DecisionMakerRuleConfig) -> DecisionMaker:
+    async def discuss(team: Team) -> Discussion:
+        return await draft_and_review(team, NO_CRITIQUES, team.review_concurrently, 1)
+
+    return discuss
 
 
 @DECISION_MAKERS.register("brainstorming")
-async def brainstorming(team: Team, max_inner_turns: int) -> Discussion:
-    ideas = await team.review_in_turn(NO_DRAFT)
-    solution = await team.write(notes_from(ideas))
-    return Discussion(solution, consensus=False, inner_turns=1 if solution is not None else 0)
+def brainstorming(rule: DecisionMakerRuleConfig) -> DecisionMaker:
+    async def discuss(team: Team) -> Discussion:
+        ideas = await team.review_in_turn(NO_DRAFT)
+        solution = await team.write(notes_from(ideas))
+        return Discussion(solution, consensus=False, inner_turns=1 if solution is not None else 0)
+
+    return discuss

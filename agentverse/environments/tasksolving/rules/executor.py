@@ -9,18 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from agentverse.environments.tasksolving.state import ExecutorReport, ProblemState
+from agentverse.config.schema import ExecutorRuleConfig
+from agentverse.environments.tasksolving.state import ExecutorReport
 from agentverse.registry import Registry
+from dataloader.base import Sample
 
-Executor = Callable[[ProblemState, str], Awaitable[ExecutorReport]]
-EXECUTORS: Registry[Executor] = Registry("executor")
+# Built once per environment from its config section; then called per round with the problem
+# and the candidate solution.
+Executor = Callable[[Sample, str], Awaitable[ExecutorReport]]
+ExecutorFactory = Callable[[ExecutorRuleConfig], Executor]
+EXECUTORS: Registry[ExecutorFactory] = Registry("executor")
 
 OUTPUT_TAIL = 1500
 
 
 @EXECUTORS.register("none")
-async def no_execution(state: ProblemState, solution: str) -> ExecutorReport:
-    return ExecutorReport("No execution for this task.")
+def no_execution(rule: ExecutorRuleConfig) -> Executor:
+    async def execute(sample: Sample, solution: str) -> ExecutorReport:
+        return ExecutorReport("No execution for this task.")
+
+    return execute
 
 
 def test_program(code: str, public_tests: list[str], imports: list[str]) -> tuple[str, str]:
@@ -30,16 +38,22 @@ def test_program(code: str, public_tests: list[str], imports: list[str]) -> tupl
 
 
 @EXECUTORS.register("code-test")
-async def code_test(state: ProblemState, solution: str) -> ExecutorReport:
+def code_test(rule: ExecutorRuleConfig) -> Executor:
+    async def execute(sample: Sample, solution: str) -> ExecutorReport:
+        return await run_public_tests(rule, sample, solution)
+
+    return execute
+
+
+async def run_public_tests(rule: ExecutorRuleConfig, sample: Sample, solution: str) -> ExecutorReport:
     from agentverse.graders.code import extract_code
     from agentverse.sandbox import SandboxLimits, SandboxStatus, run_tests
 
     code = extract_code(solution)
     if code is None:
         return ExecutorReport("No code block was found in the solution.", passed=False)
-    rule = state.config.environment.rule.executor
-    public_tests = list(state.sample.metadata.get("public_tests", []))
-    imports = list(state.sample.metadata.get("test_imports", []))
+    public_tests = list(sample.metadata.get("public_tests", []))
+    imports = list(sample.metadata.get("test_imports", []))
     limits = SandboxLimits(cpu_time_s=rule.cpu_time_s, memory_mb=rule.memory_mb)
     # The same contract as grading: a pass means every public test ran (an early exit is no pass).
     result = await run_tests(*test_program(code, public_tests, imports), limits)
@@ -55,10 +69,17 @@ async def code_test(state: ProblemState, solution: str) -> ExecutorReport:
 
 
 @EXECUTORS.register("concept-coverage")
-async def concept_coverage_check(state: ProblemState, solution: str) -> ExecutorReport:
+def concept_coverage_check(rule: ExecutorRuleConfig) -> Executor:
+    async def execute(sample: Sample, solution: str) -> ExecutorReport:
+        return missing_concepts(sample, solution)
+
+    return execute
+
+
+def missing_concepts(sample: Sample, solution: str) -> ExecutorReport:
     from agentverse.graders.commongen import concept_coverage
 
-    concepts = state.sample.target if isinstance(state.sample.target, list) else []
+    concepts = sample.target if isinstance(sample.target, list) else []
     covered, missing = concept_coverage(solution, concepts)
     if not missing:
         return ExecutorReport(f"All {len(covered)} concepts are used.", passed=True)

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from agentverse.agents.agent import Agent
+from agentverse.config.schema import AgentConfig, RoleAssignerRuleConfig
 from agentverse.environments.tasksolving.state import ProblemState, RoundPlan
+from agentverse.llms.client import LLMClient
 from agentverse.registry import Registry
 
 RoleAssigner = Callable[[ProblemState, int, RoundPlan], Awaitable[list[str]]]
-ROLE_ASSIGNERS: Registry[RoleAssigner] = Registry("role_assigner")
+# Built once per environment with its config section, its agent's config and the model client.
+RoleAssignerFactory = Callable[[RoleAssignerRuleConfig, AgentConfig, LLMClient], RoleAssigner]
+ROLE_ASSIGNERS: Registry[RoleAssignerFactory] = Registry("role_assigner")
 
 GENERIC_SOLVER = "An expert problem solver who reasons step by step."
 GENERIC_CRITIC = "A meticulous reviewer who checks every step for errors."
@@ -20,8 +24,14 @@ def generic_roles(count: int) -> list[str]:
 
 
 @ROLE_ASSIGNERS.register("role_description")
-async def recruit_by_description(state: ProblemState, round_number: int, plan: RoundPlan) -> list[str]:
-    agent = Agent(state.config.agent("role_assigner"), state.llm, state.trace)
+def recruit_by_description(rule: RoleAssignerRuleConfig, agent_config: AgentConfig, llm: LLMClient) -> RoleAssigner:
+    async def assign(state: ProblemState, round_number: int, plan: RoundPlan) -> list[str]:
+        return await recruit(Agent(agent_config, llm, state.trace), state, round_number, plan)
+
+    return assign
+
+
+async def recruit(agent: Agent, state: ProblemState, round_number: int, plan: RoundPlan) -> list[str]:
     count = plan.recruit_number
     variables = {
         "task_description": state.sample.input,
