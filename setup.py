@@ -31,7 +31,15 @@ setup(
     ],
     extras_require={
         # httpx: only the benchmarks (bench_serving, bench_llm_overhead's baseline) and the recipe smoke test.
-        "dev": ["pytest>=8", "pytest-asyncio>=0.23", "ruff>=0.6", "httpx>=0.27,<1", "mypy>=1.10", "types-PyYAML"],
+        "dev": [
+            "pytest>=8",
+            "pytest-asyncio>=0.23",
+            "ruff>=0.6",
+            "httpx>=0.27,<1",
+            "mypy>=1.10",
+            "types-PyYAML",
+            "types-tqdm",
+        ],
     },
     entry_points={
         "console_scripts": [
