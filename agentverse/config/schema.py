@@ -41,6 +41,9 @@ def check_base_url(url: str) -> str:
         raise ValueError(f"base URL has an invalid port: {url!r}") from None
     if not parsed.hostname:
         raise ValueError(f"base URL has no host: {url!r}")
+    if parsed.username or parsed.password or parsed.query:
+        # A key in the URL would be written into every record and error; name a key variable instead.
+        raise ValueError("base URL must not hold credentials or a query string; use api_key_env for the key")
     return url.strip().rstrip("/")
 
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from agentverse.config.schema import EndpointConfig, GenerationConfig
 from agentverse.llms import openai_backend, transformers_backend  # noqa: F401  (they register themselves)
-from agentverse.llms.base import BACKENDS, Attempt, Backend, ChatMessage, ContextOverflow, RawCompletion
+from agentverse.llms.base import BACKENDS, Attempt, Backend, ChatMessage, ContextOverflow, LLMError, RawCompletion
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
@@ -118,9 +118,16 @@ class LLMClient:
             return first.text.strip(), None, [first], False
         answer_budget = max(1, min(self.config.context_length - generation.max_tokens, generation.max_tokens // 2))
         forced_prefix = f"{prefill}{first.text}\n{THINK_CLOSE}\n\n"
-        second = await self.backend.complete(
-            messages, generation.model_copy(update={"max_tokens": answer_budget}), forced_prefix
+        # The thinking now belongs to the prompt: the answer budget must fit beside it.
+        answer = self.fit_to_context(
+            [*messages, {"role": "assistant", "content": forced_prefix}],
+            generation.model_copy(update={"max_tokens": answer_budget}),
         )
+        try:
+            second = await self.backend.complete(messages, answer, forced_prefix)
+        except LLMError as error:
+            error.attempts = [*first.attempts, *error.attempts]
+            raise
         return second.text.strip(), first.text.strip(), [first, second], True
 
     async def check(self) -> list[str]:

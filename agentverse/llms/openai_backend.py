@@ -18,19 +18,32 @@ import email.utils
 import json
 import os
 import random
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from agentverse.config.schema import EndpointConfig, GenerationConfig
-from agentverse.llms.base import BACKENDS, UNREACHABLE_KINDS, Attempt, ChatMessage, LLMError, RawCompletion
+from agentverse.llms.base import (
+    BACKENDS,
+    UNREACHABLE_KINDS,
+    Attempt,
+    ChatMessage,
+    ContextOverflow,
+    LLMError,
+    RawCompletion,
+)
 
 BODY_EXCERPT_CHARS = 300
 ERROR_TEXT_CHARS = 200
 LONGEST_RETRY_AFTER_S = 600.0  # a longer Retry-After is waited for this long at most
 REDACTED = "[redacted]"
+CONTEXT_REJECTION = re.compile(
+    r"context length|maximum context|context window|too many tokens|prompt is too long", re.I
+)
 PROBE_AFTER_S = 30.0  # a down endpoint gets one trial request after this long
 CHECK_TIMEOUT_S = 10.0
 
@@ -155,6 +168,8 @@ class Endpoint:
             raise LLMError("refused", f"{url}: {describe_client_error(error)}") from None
         except aiohttp.ClientError as error:
             raise LLMError("connection", f"{url}: {describe_client_error(error)}") from None
+        except UnicodeDecodeError:
+            raise LLMError("bad_response", f"{url}: the reply is not valid text") from None
 
     async def served_models(self) -> list[str]:
         """The model names `GET /models` lists; raises LLMError when the endpoint cannot be reached."""
@@ -187,11 +202,14 @@ def decode_response(status: int, text: str, url: str, headers: Mapping[str, str]
     headers = headers or {}
     excerpt = text[:BODY_EXCERPT_CHARS]
     if 300 <= status < 400:
-        location = headers.get("Location", "?")
+        location = urlsplit(headers.get("Location", "?"))._replace(query="", fragment="").geturl()
         raise LLMError("redirect", f"{url}: answered {status} with a redirect to {location} (not followed)", status)
     retry_after = retry_after_seconds(headers.get("Retry-After"))
     if status == 429:
         raise LLMError("rate_limit", f"{url}: {excerpt}", 429, retry_after)
+    if status == 400 and CONTEXT_REJECTION.search(text):
+        # The server counted the prompt (our estimate is rough): a model-side failure, as when we count.
+        raise ContextOverflow(f"{url}: the server rejected the prompt as too long: {excerpt}")
     if status >= 400:
         raise LLMError("http_status", f"{url}: {excerpt}", status, retry_after)
     try:
@@ -243,6 +261,8 @@ class OpenAIBackend:
                 endpoint.last_error, endpoint.down_since = outcome.message, time.monotonic()
                 continue
             reachable.append(endpoint)
+            if isinstance(outcome, LLMError) and outcome.status_code in (401, 403):
+                raise EndpointCheckError(f"{endpoint.base_url}: the server refused the request ({outcome.message})")
             if isinstance(outcome, BaseException):
                 warnings.append(f"{endpoint.base_url}: cannot list its models ({outcome}); trying anyway")
             elif self.config.model not in outcome:
@@ -333,6 +353,14 @@ def failed_attempt(endpoint: str, error: LLMError, latency_s: float) -> Attempt:
 
 
 def parse_completion(body: dict[str, Any], endpoint: str) -> RawCompletion:
+    """The completion in an OpenAI-shaped body; any other shape is a `bad_response` (recorded, not a crash)."""
+    try:
+        return completion_from(body, endpoint)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
+        raise LLMError("bad_response", f"{endpoint}: unexpected response shape ({type(error).__name__})") from None
+
+
+def completion_from(body: dict[str, Any], endpoint: str) -> RawCompletion:
     choice = body["choices"][0]
     message = choice.get("message")
     if message is not None:

@@ -130,9 +130,11 @@ class RecordWriter:
             batch = [await self.queue.get()]
             while not self.queue.empty():
                 batch.append(self.queue.get_nowait())
-            await self.write(batch)
-            for _ in batch:
-                self.queue.task_done()
+            try:
+                await self.write(batch)
+            finally:  # whatever happened, nobody may wait forever on these records
+                for _ in batch:
+                    self.queue.task_done()
 
     async def write(self, batch: list[RunRecord]) -> None:
         if self.failure is None:
@@ -142,7 +144,8 @@ class RecordWriter:
                 self.failure = error
         if self.failure is not None:
             self.unwritten.extend(batch)
-        self.on_written(batch)
+        with contextlib.suppress(OSError):  # counting and logging must not kill the writer
+            self.on_written(batch)
 
     async def close(self) -> None:
         """Write what is queued, then stop (also when the run was cancelled)."""
@@ -172,12 +175,12 @@ async def run_benchmark(
     single_agent: bool = False,
     progress: bool = True,
 ) -> RunStats:
+    llm = await checked_client(config, run_dir)  # before the slice is replaced: a dead endpoint changes nothing
     pending = pending_samples(samples, run_dir)
     run_dir.write_slice(data_slice(samples))
     stats = RunStats(total=len(samples), skipped=len(samples) - len(pending))
     mode: RunMode = "single-agent" if single_agent else "multi-agent"
     run_dir.log(f"start: {len(pending)} to run, {stats.skipped} already done, concurrency {concurrency}, {mode}")
-    llm = await checked_client(config, run_dir)
     environment = SingleAgentEnvironment(config, llm) if single_agent else TaskSolvingEnvironment(config, llm)
     gate = asyncio.Semaphore(concurrency)
     bar = tqdm(total=len(samples), initial=stats.skipped, disable=not progress, desc=config.task.name, unit="problem")

@@ -39,7 +39,18 @@ def test_a_second_runner_on_the_same_directory_stops_at_once(
     assert len(grouped) == 6 and all(len(records) == 1 for records in grouped.values())  # nothing ran twice
 
 
-@pytest.mark.parametrize("url", ["http://", "http:", "ftp://host/v1", "http://host:99999/v1", "http://:80/v1"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://",
+        "http:",
+        "ftp://host/v1",
+        "http://host:99999/v1",
+        "http://:80/v1",
+        "https://user:sk-1@host/v1",
+        "http://host/v1?api_key=sk-1",
+    ],
+)
 def test_malformed_base_urls_are_config_errors(tmp_path: Path, url: str, capsys: pytest.CaptureFixture[str]) -> None:
     data = write_problems(tmp_path / "data.jsonl", 1)
     run_dir = tmp_path / "run"

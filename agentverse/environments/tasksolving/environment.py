@@ -25,7 +25,7 @@ from agentverse.config.schema import TaskConfig
 from agentverse.environments.tasksolving.rules.ceo import CEO_RULES
 from agentverse.environments.tasksolving.rules.decision_maker import DECISION_MAKERS, Team
 from agentverse.environments.tasksolving.rules.evaluator import EVALUATORS
-from agentverse.environments.tasksolving.rules.executor import EXECUTORS
+from agentverse.environments.tasksolving.rules.executor import EXECUTORS, ExecutionUnavailable
 from agentverse.environments.tasksolving.rules.role_assigner import ROLE_ASSIGNERS
 from agentverse.environments.tasksolving.state import ProblemState, RoundPlan
 from agentverse.llms.client import LLMClient
@@ -147,7 +147,10 @@ class TaskSolvingEnvironment:
         if discussion.solution is None:
             return "solver_failed"
         state.solution = discussion.solution
-        report = await self.execute(state.sample, discussion.solution)
+        try:
+            report = await self.execute(state.sample, discussion.solution)
+        except ExecutionUnavailable as unavailable:
+            raise InfrastructureFailure("Executor", round_number, str(unavailable)) from None
         state.trace.event(round_number, "executor", summary=report.summary, passed=report.passed)
         verdict = await self.evaluate(state, round_number, discussion.solution, report)
         state.evaluation, state.evaluation_failed = verdict, verdict is None

@@ -23,6 +23,13 @@ EXECUTORS: Registry[ExecutorFactory] = Registry("executor")
 OUTPUT_TAIL = 1500
 
 
+class ExecutionUnavailable(Exception):
+    """The sandbox itself failed (the program could not start): says nothing about the candidate.
+
+    The loop turns it into an infrastructure failure, so it never becomes feedback to the model.
+    """
+
+
 @EXECUTORS.register("none")
 def no_execution(rule: ExecutorRuleConfig) -> Executor:
     async def execute(sample: Sample, solution: str) -> ExecutorReport:
@@ -57,6 +64,8 @@ async def run_public_tests(rule: ExecutorRuleConfig, sample: Sample, solution: s
     limits = SandboxLimits(cpu_time_s=rule.cpu_time_s, memory_mb=rule.memory_mb)
     # The same contract as grading: a pass means every public test ran (an early exit is no pass).
     result = await run_tests(*test_program(code, public_tests, imports), limits)
+    if result.status == SandboxStatus.ERROR:
+        raise ExecutionUnavailable(f"the sandbox could not run the code: {result.stderr[-300:] or result.detail}")
     passed = result.status == SandboxStatus.OK
     verdict = ("all public tests passed" if public_tests else "code ran without error") if passed else result.detail
     lines = [
