@@ -22,6 +22,7 @@ from agentverse.config.loader import ConfigError
 from agentverse.graders.judge import JudgeError
 from agentverse.runs.store import CONFIG_FILE
 from agentverse.runs.summary import JudgeSettings, RunsAggregate, RunSummary, aggregate, evaluate_run
+from agentverse_command.common import Interrupted, run_interruptibly
 
 
 def expand_run_dirs(paths: list[Path], runs: int | None) -> list[Path]:
@@ -117,10 +118,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         paths = expand_run_dirs(args.run_dirs, args.runs)
-        summaries = asyncio.run(evaluate_all(paths, judge_settings(args), args.regrade))
+        summaries = asyncio.run(run_interruptibly(evaluate_all(paths, judge_settings(args), args.regrade)))
     except (FileNotFoundError, ConfigError, ValueError, JudgeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        print(f"error: {error.filename or 'a run directory'}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    except Interrupted as interrupted:
+        print(f"interrupted ({interrupted}): summaries already written are kept", file=sys.stderr)
+        return interrupted.exit_code
     if args.json:
         print(json.dumps([summary.model_dump(mode="json") for summary in summaries], indent=2))
     else:

@@ -151,7 +151,11 @@ def print_summary(result: ProblemResult) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config, _ = load_config_or_exit(args.task, args)
-    text = args.input if args.input is not None else args.input_file.read_text(encoding="utf-8")
+    try:
+        text = args.input if args.input is not None else args.input_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"error: --input-file {args.input_file}: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
+        return 2
     if not text.strip():
         print("error: --input: the problem text is empty", file=sys.stderr)
         return 2
