@@ -1,4 +1,4 @@
-"""agentverse-evaluate: summarize saved run directories (never calls a model).
+"""agentverse-evaluate: summarize saved run directories (calls a model only for an LLM judge you name).
 
 Each problem was graded once, when it was run; the summary reads those grades. --regrade grades
 the saved final answers again (e.g. after a grader fix) and stores the new grades' summary.
