@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import subprocess
 import sys
 import time
@@ -25,13 +24,8 @@ import httpx
 from agentverse.agents.agent import Agent
 from agentverse.config.loader import load_task_config
 from agentverse.llms.client import LLMClient
+from agentverse.testing.machine import free_port
 from agentverse.trace import Trace
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_server(port: int) -> subprocess.Popen:

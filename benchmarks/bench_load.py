@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,8 @@ import time
 from pathlib import Path
 
 from pydantic import BaseModel
+
+from agentverse.testing.machine import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TASK = "tasksolving/math500/smollm2"
@@ -32,12 +33,6 @@ class LoadResult(BaseModel):
     completed: int
     errors: int
     returncode: int
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def write_problems(path: Path, count: int) -> None:

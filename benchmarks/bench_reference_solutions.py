@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 from agentverse.graders.base import Grade, GradeStatus
 from agentverse.graders.code import grade_code
 from agentverse.sandbox import default_parallelism
+from agentverse.testing.machine import cpu_hogs
 from dataloader import load_samples
 from dataloader.base import Sample
 
@@ -43,17 +40,6 @@ def reference_responses(data: Path | None, limit: int | None) -> list[tuple[Samp
             raise SystemExit(f"{data}: no reference code for {', '.join(missing[:5])}")
         solutions = [str(sample.metadata["code"]) for sample in samples]
     return [(sample, f"```python\n{solution}\n```") for sample, solution in zip(samples, solutions, strict=True)]
-
-
-@contextlib.contextmanager
-def cpu_hogs(count: int) -> Iterator[None]:
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
-    try:
-        yield
-    finally:
-        for hog in hogs:
-            hog.kill()
-            hog.wait()
 
 
 async def grade_all(candidates: list[tuple[Sample, str]]) -> list[Grade]:

