@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from agentverse.config.schema import TaskConfig
-from agentverse.environments.tasksolving.environment import ProblemResult, TaskSolvingEnvironment
+from agentverse.environments.tasksolving.environment import TaskSolvingEnvironment
 from agentverse.environments.tasksolving.single_agent import SingleAgentEnvironment
-from agentverse.graders.base import Grade, GradeStatus
-from agentverse.graders.registry import get_grader
 from agentverse.llms.client import LLMClient
+from agentverse.runs.grading import grade_result, with_grade
 from agentverse.runs.store import RunDirectory, RunMode, RunRecord, data_slice, sample_digest
 from dataloader.base import Sample
 
@@ -66,19 +65,6 @@ class RunStats:
         return {"errors": str(self.errors), "score": accuracy, "tokens": f"{self.tokens:,}"}
 
 
-NO_SOLUTION = Grade(status=GradeStatus.NO_ANSWER, score=0.0, detail="the solver produced no solution")
-
-
-async def grade_result(config: TaskConfig, sample: Sample, result: ProblemResult) -> Grade:
-    if result.final_answer is None:
-        return NO_SOLUTION
-    grader = get_grader(config.task.kind)
-    try:
-        return await grader(sample, result.final_answer)
-    except Exception as error:  # a grader bug must not lose the solved problem
-        return Grade(status=GradeStatus.ERROR, score=0.0, detail=f"grader failed: {error!r}")
-
-
 async def solve_one(
     environment: TaskSolvingEnvironment | SingleAgentEnvironment,
     config: TaskConfig,
@@ -92,12 +78,8 @@ async def solve_one(
         return RunRecord(sample=sample, status="error", error=f"internal error: {detail}", mode=mode)
     if result.status != "ok":
         return RunRecord(sample=sample, status="error", error=result.error, result=result, mode=mode)
-    grade = await grade_result(config, sample, result)
-    if grade.status == GradeStatus.ERROR:
-        # The grader could not decide (e.g. the sandbox failed to start): not a wrong answer.
-        reason = f"grading failed: {grade.detail}"
-        return RunRecord(sample=sample, status="error", error=reason, grade=grade, result=result, mode=mode)
-    return RunRecord(sample=sample, status="ok", grade=grade, result=result, mode=mode)
+    solved = RunRecord(sample=sample, status="ok", result=result, mode=mode)
+    return with_grade(solved, await grade_result(config.task.kind, sample, result))
 
 
 def pending_samples(samples: list[Sample], run_dir: RunDirectory) -> list[Sample]:

@@ -227,11 +227,6 @@ class RunDirectory:
                 yield offset, line
                 offset += len(line)
 
-    def iter_records(self) -> Iterator[RunRecord]:
-        for _, line in self._lines():
-            with contextlib.suppress(ValidationError):
-                yield RunRecord.model_validate_json(line)
-
     def index(self) -> dict[str, tuple[int, RecordHead]]:
         """Id -> (offset, head) of each problem's last record, reading only what resuming needs."""
         latest: dict[str, tuple[int, RecordHead]] = {}

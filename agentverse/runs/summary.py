@@ -26,7 +26,7 @@ from agentverse.config.schema import TaskConfig
 from agentverse.environments.tasksolving.environment import AgentUsage, ProblemResult
 from agentverse.environments.tasksolving.state import RoundPlan
 from agentverse.graders.base import Grade, GradeStatus
-from agentverse.graders.registry import get_grader
+from agentverse.runs.grading import grade_result, with_grade
 from agentverse.runs.store import RunDirectory, RunRecord
 
 JUDGE_CACHE_FILE = "judge_cache.jsonl"
@@ -123,26 +123,15 @@ def load_run_config(run_dir: RunDirectory) -> TaskConfig:
 
 
 async def regrade(records: list[RunRecord], kind: str, concurrency: int = 8) -> list[RunRecord]:
-    """Grade every record that has a result again from its saved final answer."""
-    from agentverse.runs.runner import NO_SOLUTION
-
-    grader = get_grader(kind)
+    """Grade every record that ran to an end again from its saved final answer."""
     gate = asyncio.Semaphore(concurrency)
 
     async def grade(record: RunRecord) -> RunRecord:
         result = record.result
         if result is None or result.status != "ok":
             return record
-        if result.final_answer is None:
-            return record.model_copy(update={"grade": NO_SOLUTION, "status": "ok", "error": None})
         async with gate:
-            try:
-                new_grade = await grader(record.sample, result.final_answer)
-            except Exception as error:
-                new_grade = Grade(status=GradeStatus.ERROR, score=0.0, detail=f"grader failed: {error!r}")
-        if new_grade.status == GradeStatus.ERROR:
-            return record.model_copy(update={"grade": new_grade, "status": "error", "error": new_grade.detail})
-        return record.model_copy(update={"grade": new_grade, "status": "ok", "error": None})
+            return with_grade(record, await grade_result(kind, record.sample, result))
 
     return list(await asyncio.gather(*(grade(record) for record in records)))
 
