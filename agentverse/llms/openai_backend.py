@@ -142,21 +142,33 @@ class Endpoint:
 
     async def post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         url = self.base_url + path
+        seconds = self._config.request_timeout(int(payload.get("max_tokens") or 0))
         async with self.semaphore:
             self.in_flight += 1
             try:
-                status, text, headers = await self._send(url, payload)
-            except LLMError as error:
-                raise LLMError(error.kind, self.redact(error.message), error.status_code) from None
+                status, text, headers = await self._send("POST", url, payload, seconds)
             finally:
                 self.in_flight -= 1
-        return decode_response(status, self.redact(text), url, headers)
+        return decode_response(status, text, url, headers)
 
-    async def _send(self, url: str, payload: dict[str, Any]) -> tuple[int, str, Mapping[str, str]]:
-        seconds = self._config.request_timeout(int(payload.get("max_tokens") or 0))
+    async def _send(
+        self, method: str, url: str, payload: dict[str, Any] | None, seconds: float
+    ) -> tuple[int, str, Mapping[str, str]]:
+        """One HTTP exchange: (status, body, headers) with the key redacted, or a classified LLMError."""
+        try:
+            status, text, headers = await self._exchange(method, url, payload, seconds)
+        except LLMError as error:
+            raise LLMError(error.kind, self.redact(error.message), error.status_code) from None
+        return status, self.redact(text), headers
+
+    async def _exchange(
+        self, method: str, url: str, payload: dict[str, Any] | None, seconds: float
+    ) -> tuple[int, str, Mapping[str, str]]:
         timeout = aiohttp.ClientTimeout(total=seconds)
         try:
-            async with self.session().post(url, json=payload, allow_redirects=False, timeout=timeout) as response:
+            async with self.session().request(
+                method, url, json=payload, allow_redirects=False, timeout=timeout
+            ) as response:
                 return response.status, await response.text(), response.headers
         except TimeoutError:
             raise LLMError("timeout", f"{url}: no answer within {seconds:g} s") from None
@@ -174,16 +186,7 @@ class Endpoint:
     async def served_models(self) -> list[str]:
         """The model names `GET /models` lists; raises LLMError when the endpoint cannot be reached."""
         url = self.base_url + "/models"
-        try:
-            timeout = aiohttp.ClientTimeout(total=CHECK_TIMEOUT_S)
-            async with self.session().get(url, allow_redirects=False, timeout=timeout) as response:
-                status, text = response.status, await response.text()
-        except TimeoutError:
-            raise LLMError("timeout", f"no answer within {CHECK_TIMEOUT_S:g} s") from None
-        except aiohttp.ClientConnectorError as error:
-            raise LLMError("refused", self.redact(describe_client_error(error))) from None
-        except aiohttp.ClientError as error:
-            raise LLMError("connection", self.redact(describe_client_error(error))) from None
+        status, text, _ = await self._send("GET", url, None, CHECK_TIMEOUT_S)
         if status != 200:
             raise LLMError("http_status", f"GET {url} answered {status}", status)
         try:
