@@ -24,7 +24,7 @@ from agentverse.environments.tasksolving.environment import TaskSolvingEnvironme
 from agentverse.environments.tasksolving.single_agent import SingleAgentEnvironment
 from agentverse.llms.client import LLMClient
 from agentverse.runs.grading import grade_result, with_grade
-from agentverse.runs.store import RunDirectory, RunMode, RunRecord, data_slice, sample_digest
+from agentverse.runs.store import RunDirectory, RunMode, RunRecord, SliceEntry, data_slice
 from dataloader.base import Sample
 
 
@@ -82,10 +82,10 @@ async def solve_one(
     return with_grade(solved, await grade_result(config.task.kind, sample, result))
 
 
-def pending_samples(samples: list[Sample], run_dir: RunDirectory) -> list[Sample]:
+def pending_samples(samples: list[Sample], entries: list[SliceEntry], run_dir: RunDirectory) -> list[Sample]:
     """Problems without a finished record for their current content (new, errored or changed)."""
     finished = run_dir.finished_digests()
-    return [sample for sample in samples if finished.get(sample.id) != sample_digest(sample)]
+    return [sample for sample, entry in zip(samples, entries, strict=True) if finished.get(entry.id) != entry.digest]
 
 
 class RecordWriter:
@@ -158,8 +158,9 @@ async def run_benchmark(
     progress: bool = True,
 ) -> RunStats:
     llm = await checked_client(config, run_dir)  # before the slice is replaced: a dead endpoint changes nothing
-    pending = pending_samples(samples, run_dir)
-    run_dir.write_slice(data_slice(samples))
+    entries = data_slice(samples)  # each sample's digest, computed once
+    pending = pending_samples(samples, entries, run_dir)
+    run_dir.write_slice(entries)
     stats = RunStats(total=len(samples), skipped=len(samples) - len(pending))
     mode: RunMode = "single-agent" if single_agent else "multi-agent"
     run_dir.log(f"start: {len(pending)} to run, {stats.skipped} already done, concurrency {concurrency}, {mode}")
