@@ -70,6 +70,43 @@ class ProblemResult(BaseModel):
     def completion_tokens(self) -> int:
         return sum(usage.completion_tokens for usage in self.usage.values())
 
+    @classmethod
+    def from_trace(
+        cls,
+        sample_id: str,
+        trace: Trace,
+        *,
+        termination: Termination,
+        rounds: int,
+        wall_time_s: float,
+        final_answer: str | None,
+        evaluator_correct: bool | None = None,
+        ceo_decisions: list[RoundPlan] | None = None,
+        error: str | None = None,
+    ) -> ProblemResult:
+        """The result of one problem, its counts taken from the trace.
+
+        After an infrastructure failure (`error`) no answer and no verdict stand: the failed call
+        could have changed them.
+        """
+        failed = error is not None
+        return cls(
+            sample_id=sample_id,
+            status="error" if failed else "ok",
+            error=error,
+            final_answer=None if failed else final_answer,
+            termination=termination,
+            rounds=rounds,
+            evaluator_correct=None if failed else evaluator_correct,
+            ceo_decisions=ceo_decisions or [],
+            fallbacks=sum(event.kind == "fallback" for event in trace.events),
+            failed_calls=sum(call.status != "ok" for call in trace.calls),
+            usage=usage_by_agent(trace.calls),
+            wall_time_s=wall_time_s,
+            calls=trace.calls,
+            events=trace.events,
+        )
+
 
 def usage_by_agent(calls: list[CallRecord]) -> dict[str, AgentUsage]:
     usage: dict[str, AgentUsage] = {}
@@ -180,21 +217,14 @@ class TaskSolvingEnvironment:
     def result(
         self, state: ProblemState, termination: Termination, rounds: int, wall: float, error: str | None = None
     ) -> ProblemResult:
-        trace = state.trace
-        return ProblemResult(
-            sample_id=state.sample.id,
-            status="error" if error is not None else "ok",
-            error=error,
-            # After an infrastructure failure no answer stands: the failed call could have changed it.
-            final_answer=None if error is not None else state.solution,
+        return ProblemResult.from_trace(
+            state.sample.id,
+            state.trace,
             termination=termination,
             rounds=rounds,
-            evaluator_correct=None if error is not None or state.evaluation is None else state.evaluation.correct,
-            ceo_decisions=list(state.plans),
-            fallbacks=sum(event.kind == "fallback" for event in trace.events),
-            failed_calls=sum(call.status != "ok" for call in trace.calls),
-            usage=usage_by_agent(trace.calls),
             wall_time_s=wall,
-            calls=trace.calls,
-            events=trace.events,
+            final_answer=state.solution,
+            evaluator_correct=None if state.evaluation is None else state.evaluation.correct,
+            ceo_decisions=list(state.plans),
+            error=error,
         )

@@ -6,7 +6,7 @@ import time
 
 from agentverse.agents.agent import Agent, InfrastructureFailure
 from agentverse.config.schema import TaskConfig
-from agentverse.environments.tasksolving.environment import ProblemResult, Termination, usage_by_agent
+from agentverse.environments.tasksolving.environment import ProblemResult, Termination
 from agentverse.llms.client import LLMClient
 from agentverse.trace import Observer, Trace
 from dataloader.base import Sample
@@ -41,18 +41,12 @@ class SingleAgentEnvironment:
         """A solver that cannot produce a readable solution has answered nothing (ok, no_answer)."""
         termination: Termination = "error" if error is not None else "single_agent"
         trace.event(1, "termination", reason=termination)
-        return ProblemResult(
-            sample_id=sample.id,
-            status="error" if error is not None else "ok",
-            error=error,
-            final_answer=solution,
+        return ProblemResult.from_trace(
+            sample.id,
+            trace,
             termination=termination,
             rounds=1,
-            evaluator_correct=None,
-            fallbacks=sum(event.kind == "fallback" for event in trace.events),
-            failed_calls=sum(call.status != "ok" for call in trace.calls),
-            usage=usage_by_agent(trace.calls),
             wall_time_s=time.perf_counter() - started,
-            calls=trace.calls,
-            events=trace.events,
+            final_answer=solution,
+            error=error,
         )
