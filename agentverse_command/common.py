@@ -78,20 +78,24 @@ def conventional_endpoint(config: TaskConfig, args: argparse.Namespace, environ:
     overrides: dict[str, Any] = {"llm.base_urls": [base_url]}
     if environ.get("OPENAI_API_KEY"):
         overrides["llm.api_key_env"] = "OPENAI_API_KEY"
-    key_note = " with the key in OPENAI_API_KEY" if "llm.api_key_env" in overrides else ""
-    print(f"using OPENAI_BASE_URL={base_url}{key_note} (the config names no endpoint)", file=sys.stderr)
     return overrides
 
 
 def load_config_or_exit(task: str, args: argparse.Namespace) -> tuple[TaskConfig, str]:
     try:
         config, path = load_task_config(task)
-        overrides = {**model_overrides(args), **conventional_endpoint(config, args, os.environ)}
+        conventional = conventional_endpoint(config, args, os.environ)
+        overrides = {**model_overrides(args), **conventional}
         if overrides:
             config = apply_overrides(config, overrides, str(path))
     except ConfigError as error:
         print(f"config error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    if conventional:  # said only once the URL has passed validation (it may not hold credentials)
+        key_note = " with the key in OPENAI_API_KEY" if config.llm.api_key_env else ""
+        print(
+            f"using OPENAI_BASE_URL={config.llm.base_urls[0]}{key_note} (the config names no endpoint)", file=sys.stderr
+        )
     return config, str(path)
 
 

@@ -199,3 +199,25 @@ def test_a_thousand_problems_complete_with_flat_memory() -> None:
     assert small.records == 250
     assert large.peak_rss_mb < 250
     assert large.peak_rss_mb < 1.35 * small.peak_rss_mb  # four times the problems, about the same memory
+
+
+def test_credentials_in_openai_base_url_are_refused_without_being_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+
+    from agentverse.config.loader import TASKS_ROOT
+    from agentverse_command.common import add_model_options, load_config_or_exit
+
+    text = (TASKS_ROOT / "tasksolving/math500/m1-32b/config.yaml").read_text()
+    kept = [line for line in text.splitlines() if not line.lstrip().startswith(("base_urls:", "api_key_env:"))]
+    unnamed = tmp_path / "unnamed.yaml"
+    unnamed.write_text("\n".join(kept) + "\n")
+    parser = argparse.ArgumentParser()
+    add_model_options(parser)
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://user:sk-secret-in-url@api.example.com/v1")
+    with pytest.raises(SystemExit) as caught:
+        load_config_or_exit(str(unnamed), parser.parse_args([]))
+    assert caught.value.code == 2
+    printed = capsys.readouterr()
+    assert "llm.base_urls" in printed.err and "sk-secret-in-url" not in printed.err + printed.out
