@@ -115,11 +115,9 @@ prompts:
     # Advice from the last evaluation
     $${advice}
 
-    # Reviews of your latest solution
-    $${critiques}
-
-    Write a complete solution, revising your previous one where the reviews or the advice
-    show a problem. ${solver_format}
+    The discussion so far is above: the CEO's direction, your earlier drafts and the reviews
+    that found a problem. Write a complete solution, revising your previous one where the
+    reviews or the advice show a problem. ${solver_format}
   critic_system: &critic_system |-
     $${role_description}
     You review a solution written by a teammate.
@@ -130,10 +128,8 @@ prompts:
     # Direction from the CEO
     $${direction}
 
-    # Solution under review
-    $${solution}
-
-    Check ${critic_focus}. Name concrete errors and how to fix them. End your review with
+    Review the latest solution in the discussion above (the other reviewers' critiques are
+    there too). Check ${critic_focus}. Name concrete errors and how to fix them. End your review with
     [Agree] if the solution is correct, or [Disagree] if it is not.
   evaluator_system: &evaluator_system |-
     You are an impartial evaluator of a team's solution.
@@ -203,7 +199,7 @@ agents:
     prepend_prompt_template: *solver_system
     append_prompt_template: *solver_user
     max_retry: ${max_retry}
-    memory: {memory_type: chat_history}
+    memory: {memory_type: chat_history, layout: turns, window: 5}
     output_parser: {type: ${solver_parser}}
     llm: {max_tokens: ${solver_tokens}, temperature: 0.7, top_p: 0.95}
   - agent_type: critic
@@ -212,7 +208,7 @@ agents:
     prepend_prompt_template: *critic_system
     append_prompt_template: *critic_user
     max_retry: ${max_retry}
-    memory: {memory_type: chat_history}
+    memory: {memory_type: chat_history, layout: turns, window: 3}
     output_parser: {type: critic}
     llm: {max_tokens: ${critic_tokens}, temperature: 0.7, top_p: 0.95}
   - agent_type: evaluator

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from string import Template
 from typing import Any, Generic, Literal, TypedDict, TypeVar
 
+from agentverse.agents.memory import Memory, Message, lay_out
 from agentverse.agents.output_parsers import PARSERS, ParsedOutput, ParseError
 from agentverse.config.schema import AgentConfig, GenerationConfig
 from agentverse.llms.base import Attempt, ChatMessage, ContextOverflow, LLMError
@@ -86,25 +87,32 @@ class Agent:
         self.llm = llm
         self.trace = trace
         self.role = role if role is not None else config.role_description
-        self.history: list[ChatMessage] = []
+        self.memory = Memory(config.memory.window_for(config.agent_type))
         self.parser = PARSERS.get(config.output_parser.type)
 
     @property
     def name(self) -> str:
         return self.config.name
 
-    def build_messages(self, variables: dict[str, Any]) -> tuple[list[ChatMessage], ChatMessage]:
+    @property
+    def sender(self) -> str:
+        """The name its messages carry in the others' memories: its expert role once it has one
+        (the research code renames each recruit to its role), else its configured name."""
+        return self.role.strip() or self.name
+
+    def receive(self, message: Message) -> None:
+        self.memory.add(message)
+
+    def build_messages(self, variables: dict[str, Any]) -> list[ChatMessage]:
         values = {key: str(value) for key, value in variables.items()}
         values["role_description"] = self.role
-        messages: list[ChatMessage] = []
         system = Template(self.config.prepend_prompt_template).safe_substitute(values).strip()
-        if system:
-            messages.append({"role": "system", "content": system})
-        prompt: ChatMessage = {
-            "role": "user",
-            "content": Template(self.config.append_prompt_template).safe_substitute(values).strip(),
-        }
-        return [*messages, *self.history, prompt], prompt
+        prompt = Template(self.config.append_prompt_template).safe_substitute(values).strip()
+        return lay_out(self.config.memory.layout, system, self.memory.recent(), prompt, self.name)
+
+    def message(self, content: str) -> Message:
+        """A message from this agent, to broadcast."""
+        return Message(sender=self.sender, content=content, source=self.name)
 
     def generation(self, max_tokens: int | None) -> GenerationConfig:
         if max_tokens is None:
@@ -118,9 +126,8 @@ class Agent:
         *,
         expected: int = 0,
         max_tokens: int | None = None,
-        remember: bool = False,
     ) -> AgentOutcome[Any]:
-        messages, prompt = self.build_messages(variables)
+        messages = self.build_messages(variables)
         generation = self.generation(max_tokens)
         outcome: AgentOutcome[Any] = AgentOutcome(None, "parse_error", "no attempt made")
         for attempt in range(1, self.config.max_retry + 1):
@@ -128,8 +135,6 @@ class Agent:
             outcome = await self._attempt(round_number, attempt, messages, generation, expected)
             if outcome.status != "parse_error":  # ok, or a prompt that will not fit any better next time
                 break
-        if outcome.ok and remember:
-            self.history.extend([prompt, {"role": "assistant", "content": outcome.content or ""}])
         return outcome
 
     async def _attempt(

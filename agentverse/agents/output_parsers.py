@@ -52,6 +52,7 @@ class EvaluatorVerdict(Frozen):
     correct: bool
     advice: str
     recruiting_suggestion: str
+    feedback: str = ""  # everything after `Advice:` (suggestion included): what the next round is told
 
 
 ParsedOutput = CEODecision | RoleList | Solution | CriticVerdict | EvaluatorVerdict
@@ -107,13 +108,42 @@ def parse_ceo(text: str, expected: int = 0) -> CEODecision:
     )
 
 
+RESEARCH_CEO = re.compile(
+    r"### Decision:(.+?)### Recruit Number:(.+?)### Direction:(.+?)### Maximum Tokens:(.+)", re.DOTALL
+)
+
+
+def int_or(value: str, default: int) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        return default
+
+
+@PARSERS.register("research-ceo")
+def parse_research_ceo(text: str, expected: int = 0) -> CEODecision:
+    """The research code's CEO parser: the four headers in order; a number that is not an integer
+    gives 2 recruits or 32000 tokens (the rule then clamps them)."""
+    match = RESEARCH_CEO.search(text)
+    if match is None:
+        raise ParseError("the headers Decision, Recruit Number, Direction, Maximum Tokens are not there in order", text)
+    decision, recruits, direction, tokens = match.groups()
+    return CEODecision(
+        decision="continue" if "continue" in decision.lower() else "stop",
+        recruit_number=int_or(recruits, 2),
+        direction=direction.strip(),
+        max_tokens=int_or(tokens, 32000),
+    )
+
+
 ROLE_LINE = re.compile(r"^\s*(?:\*\*)?\s*(\d+)\s*[.)]\s*(?:\*\*)?\s*(.+?)\s*$", re.MULTILINE)
 
 
 @PARSERS.register("role_assigner")
 def parse_roles(text: str, expected: int) -> RoleList:
     """A numbered list, one expert per line; exactly `expected` are taken, in order."""
-    roles = [match.group(2).strip().strip("*").strip() for match in ROLE_LINE.finditer(text)]
+    # Blanks, then periods at either end are stripped, as the research code does.
+    roles = [match.group(2).strip().strip("*").strip().strip(".") for match in ROLE_LINE.finditer(text)]
     roles = [role for role in roles if role]
     if len(roles) < expected:
         raise ParseError(f"expected {expected} numbered experts, found {len(roles)}", text)
@@ -148,7 +178,33 @@ def parse_critic(text: str, expected: int = 0) -> CriticVerdict:
     verdicts = VERDICT.findall(text)
     if not verdicts:
         raise ParseError("the review ends with neither [Agree] nor [Disagree]", text)
-    return CriticVerdict(agree=verdicts[-1].lower() == "agree", review=text.strip())
+    return CriticVerdict(agree=verdicts[-1].lower() == "agree", review=critique_text(text))
+
+
+@PARSERS.register("research-critic")
+def parse_research_critic(text: str, expected: int = 0) -> CriticVerdict:
+    """The research code's critic parser: `[Agree]` anywhere agrees; anything else is a critique
+    (it never fails)."""
+    if "[Agree]" in collapse_newlines(text):
+        return CriticVerdict(agree=True, review="")
+    return CriticVerdict(agree=False, review=critique_text(text))
+
+
+RESEARCH_CODE_BLOCK = re.compile(r"```.*?\n(.+?)```", re.DOTALL)
+
+
+@PARSERS.register("research-code-solver")
+def parse_research_code_solution(text: str, expected: int = 0) -> Solution:
+    """The research code's code solver: the solution is the body of the last fenced block."""
+    blocks = RESEARCH_CODE_BLOCK.findall(text)
+    if not blocks:
+        raise ParseError("no complete fenced code block", text)
+    return Solution(text=blocks[-1])
+
+
+def critique_text(text: str) -> str:
+    """A review as the team sees it: newline runs collapsed, the `[Disagree]` tag removed."""
+    return collapse_newlines(text).replace("[Disagree]", "").strip()
 
 
 EVALUATOR_FIELDS = ["Correctness", "Advice", "Recruiting Suggestion"]
@@ -201,4 +257,19 @@ def parse_evaluator(text: str, expected: int = 0) -> EvaluatorVerdict:
         correct=value == "1",
         advice=advice,
         recruiting_suggestion=field_text(text, "Recruiting Suggestion", EVALUATOR_FIELDS) or "",
+        feedback=feedback_text(text),
     )
+
+
+ADVICE_HEADER = re.compile(r"Advice[ \t]*\**[ \t]*[:：]", re.IGNORECASE)
+
+
+def collapse_newlines(text: str) -> str:
+    return re.sub(r"\n+", "\n", text).strip()
+
+
+def feedback_text(text: str) -> str:
+    """Everything after the first `Advice:` header, newline runs collapsed (as the research code
+    passes it on: the recruiting suggestion comes with it)."""
+    header = ADVICE_HEADER.search(text)
+    return collapse_newlines(text[header.end() :]).lstrip("* ").strip() if header else ""

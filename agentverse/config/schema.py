@@ -66,6 +66,28 @@ class EndpointConfig(StrictModel):
         default=None, description="Name of the env var holding the API key; none for a local server."
     )
     thinking: bool = Field(default=False, description="Reasoning model: generation starts inside <think>.")
+    think_prefill: str = Field(
+        default="<think>\n",
+        min_length=1,
+        description="What a thinking model's reply is prefilled with (the research code: `<think>`, no newline).",
+    )
+    budget_forcing: Literal["length", "research"] = Field(
+        default="length",
+        description="`length`: a thinking model whose reply is cut while thinking gets `</think>` and a short "
+        "budget to answer. `research`: the research code's local path: when the reply reaches max_tokens - 200 "
+        "tokens (server usage), a second request continues `<think>` + reply + `</think>` (`<Final Answer>:` "
+        "for a model that does not think), retried up to 3 times while the answer comes back empty.",
+    )
+    budget_forcing_margin: Annotated[int, Field(ge=0)] = Field(
+        default=200,
+        description="`research` forcing starts when a reply reaches max_tokens minus this many tokens (200 in the "
+        "research code the paper's traces came from; its latest openai.py uses 800).",
+    )
+    fit_to_context: bool = Field(
+        default=True,
+        description="Lower max_tokens when the estimated prompt plus max_tokens would exceed context_length; "
+        "false sends every budget as configured (paper-exact mode: the research code does not fit them).",
+    )
     continuation_api: Literal["chat", "completions"] = Field(
         default="chat",
         description="How to continue a prefilled assistant message: vLLM chat `continue_final_message`, "
@@ -122,19 +144,31 @@ class CEORuleConfig(StrictModel):
         default=True, description="A CEO Stop ends the problem; false reproduces the research code."
     )
     min_recruits: PositiveInt = Field(default=2, description="Fewest agents (solver included).")
-    max_recruits: PositiveInt = Field(default=3, description="Most agents (4 for AIME, 3 elsewhere).")
+    max_recruits: PositiveInt | None = Field(
+        default=3, description="Most agents (4 for AIME, 3 elsewhere); null: no cap, as in the research code."
+    )
+    budget: Literal["menu", "clamp"] = Field(
+        default="menu",
+        description="How the CEO's token budget is used: `menu` snaps it to the nearest `token_menu` entry; "
+        "`clamp` keeps it within `token_range` (the research code: [2048, 32000]).",
+    )
     token_menu: list[PositiveInt] = Field(
         default_factory=lambda: [2048, 4096, 8192, 16384, 32000],
         min_length=1,
         description="Budgets the CEO may choose; other values snap to the nearest entry.",
     )
+    token_range: tuple[PositiveInt, PositiveInt] = Field(
+        default=(2048, 32000), description="The bounds of a clamped budget (`budget: clamp`)."
+    )
 
     @model_validator(mode="after")
     def _check_bounds(self) -> CEORuleConfig:
-        if self.min_recruits > self.max_recruits:
+        if self.max_recruits is not None and self.min_recruits > self.max_recruits:
             raise ValueError("min_recruits must not exceed max_recruits")
         if list(self.token_menu) != sorted(set(self.token_menu)):
             raise ValueError("token_menu must be strictly increasing")
+        if self.token_range[0] > self.token_range[1]:
+            raise ValueError("token_range must be [low, high] with low <= high")
         return self
 
 
@@ -146,6 +180,11 @@ class RoleAssignerRuleConfig(StrictModel):
 class DecisionMakerRuleConfig(StrictModel):
     type: str = Field(default="vertical-solver-first", description="Discussion structure.")
     max_inner_turns: PositiveInt = Field(default=3, description="Review/revise rounds inside one round.")
+    share_critiques: bool = Field(
+        default=True,
+        description="Each disagreeing critique reaches every critic's memory too, as in the method (the research "
+        "code broadcasts it to the whole team); false: only the solver and its author see it.",
+    )
 
 
 class ExecutorRuleConfig(StrictModel):
@@ -174,8 +213,30 @@ class EnvironmentConfig(StrictModel):
     rule: RuleConfig = Field(default_factory=RuleConfig, description="The components of one round.")
 
 
+# The research code's history windows: the solver sends its last 5 messages, critics their last 3.
+RESEARCH_WINDOWS: dict[str, int] = {"solver": 5, "critic": 3}
+
+
 class MemoryConfig(StrictModel):
     memory_type: Literal["chat_history"] = Field(default="chat_history", description="Agent memory kind.")
+    layout: Literal["turns", "research-api", "research-local"] = Field(
+        default="turns",
+        description="How the history appears in a request. `turns`: the agent's own messages as its assistant "
+        "turns, the others' as user turns `[sender]: content`; `research-api`: every history message as an "
+        "assistant message `[sender]: content` (the research code's API path); `research-local`: the history "
+        "flattened into the user message (its local-model path).",
+    )
+    window: Annotated[int, Field(ge=0)] | Literal["all"] | None = Field(
+        default=None,
+        description="Most history messages sent (`all`: no limit); default: the research values, 5 for the "
+        "solver and 3 for critics (the other agents get no history).",
+    )
+
+    def window_for(self, agent_type: str) -> int | None:
+        """The window as a count, None for no limit."""
+        if self.window == "all":
+            return None
+        return self.window if self.window is not None else RESEARCH_WINDOWS.get(agent_type, 0)
 
 
 class OutputParserConfig(StrictModel):

@@ -18,6 +18,8 @@ from agentverse.llms.base import BACKENDS, Attempt, Backend, ChatMessage, Contex
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
+FINAL_ANSWER = "<Final Answer>:"
+RESEARCH_EMPTY_RETRIES = 3  # the research code asks again, up to 3 times, while a forced answer is empty
 
 
 class Generation(BaseModel):
@@ -39,12 +41,28 @@ class Generation(BaseModel):
     attempts: tuple[Attempt, ...] = ()  # every HTTP attempt of every request, retries included
 
 
-def split_reasoning(text: str) -> tuple[str | None, str]:
-    """Return (reasoning, answer): the answer is what follows the last `</think>`."""
-    if THINK_CLOSE not in text:
+def split_reasoning(text: str, marker: str = THINK_CLOSE) -> tuple[str | None, str]:
+    """Return (reasoning, answer): the answer is what follows the last `marker` (`</think>`)."""
+    if marker not in text:
         return None, text.strip()
-    reasoning, answer = text.rsplit(THINK_CLOSE, 1)
+    reasoning, answer = text.rsplit(marker, 1)
     return reasoning.replace(THINK_OPEN, "", 1).strip(), answer.strip()
+
+
+def kept_text(text: str) -> tuple[str | None, str]:
+    """What the research code keeps of a reply: what follows the first `<Final Answer>:`, then of
+    that what follows the last `</think>`, stripped; the part before it is the reasoning. A reply
+    with neither marker is kept whole (reasoning None)."""
+    if FINAL_ANSWER in text:
+        before, text = text.split(FINAL_ANSWER, 1)
+        reasoning, answer = split_reasoning(text)
+        return (reasoning or split_reasoning(before)[0] or before.replace(THINK_OPEN, "", 1).strip()), answer
+    return split_reasoning(text)
+
+
+def full_text(raw: RawCompletion) -> str:
+    """The reply as the model wrote it, also when the server split the reasoning off."""
+    return f"{raw.reasoning}{THINK_CLOSE}{raw.text}" if raw.reasoning is not None else raw.text
 
 
 class LLMClient:
@@ -79,8 +97,11 @@ class LLMClient:
 
     async def generate(self, messages: list[ChatMessage], generation: GenerationConfig) -> Generation:
         started = time.perf_counter()
-        generation = self.fit_to_context(messages, generation)
-        if self.config.thinking:
+        if self.config.fit_to_context:
+            generation = self.fit_to_context(messages, generation)
+        if self.config.budget_forcing == "research":
+            content, reasoning, raws, forced = await self._generate_research(messages, generation)
+        elif self.config.thinking:
             content, reasoning, raws, forced = await self._generate_thinking(messages, generation)
         else:
             raw = await self.backend.complete(messages, generation)
@@ -129,6 +150,39 @@ class LLMClient:
             error.attempts = [*first.attempts, *error.attempts]
             raise
         return second.text.strip(), first.text.strip(), [first, second], True
+
+    async def _generate_research(
+        self, messages: list[ChatMessage], generation: GenerationConfig
+    ) -> tuple[str, str | None, list[RawCompletion], bool]:
+        """The research code's local path: force an answer once the reply reaches max_tokens - 200
+        tokens (by the server's count), whether or not the model closed its thoughts."""
+        prefill = self.config.think_prefill if self.config.thinking else None
+        first = await self.backend.complete(messages, generation, prefill)
+        text = full_text(first)
+        if first.completion_tokens < generation.max_tokens - self.config.budget_forcing_margin:
+            reasoning, content = kept_text(text)
+            if reasoning is None and prefill is not None:
+                # Never closed its thoughts: the research code keeps the whole output, prefill included.
+                content = f"{prefill}{text}"
+            return content, reasoning, [first], False
+        # A thinking model's thoughts are closed; another model is told to answer.
+        prefix = f"{prefill}{text}{THINK_CLOSE}" if prefill is not None else f"{text}{FINAL_ANSWER}"
+        budget = min(self.config.context_length - generation.max_tokens, int(0.5 * generation.max_tokens))
+        answer = generation.model_copy(update={"max_tokens": max(1, budget)})
+        raws = [first]
+        content = ""
+        for retry in range(RESEARCH_EMPTY_RETRIES + 1):
+            if retry == 1 and not prefix.endswith(FINAL_ANSWER):
+                prefix += FINAL_ANSWER  # once, before the first retry
+            try:
+                raws.append(await self.backend.complete(messages, answer, prefix))
+            except LLMError as error:
+                error.attempts = [attempt for raw in raws for attempt in raw.attempts] + error.attempts
+                raise
+            content = kept_text(full_text(raws[-1]))[1]
+            if content:
+                break
+        return content, kept_text(text)[0] or text.strip(), raws, True
 
     async def check(self) -> list[str]:
         """The backend's pre-run check of its endpoints (warnings; raises when none can serve)."""

@@ -21,6 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from agentverse.agents.agent import Agent, InfrastructureFailure
+from agentverse.agents.memory import Message
 from agentverse.config.schema import TaskConfig
 from agentverse.environments.tasksolving.rules.ceo import CEO_RULES
 from agentverse.environments.tasksolving.rules.decision_maker import DECISION_MAKERS, Team
@@ -137,6 +138,7 @@ class TaskSolvingEnvironment:
         self.evaluate = EVALUATORS.get(rule.evaluator.type)(rule.evaluator, config.agent("evaluator"), llm)
         self.solver_config = config.agent("solver")
         self.critic_config = config.agent("critic")
+        self.ceo_name = ceo_agent.name if ceo_agent is not None else "CEO"
 
     async def solve(self, sample: Sample, observer: Observer | None = None) -> ProblemResult:
         started = time.perf_counter()
@@ -180,6 +182,9 @@ class TaskSolvingEnvironment:
         state.roles = await self.assign_roles(state, round_number, plan)
         state.trace.event(round_number, "roles", roles=state.roles)
         team = self.recruit(state, round_number, plan)
+        if plan.direction:
+            # The CEO's direction joins the team's memories (the research code posts it as `[CEO]: ...`).
+            team.broadcast(Message(sender=self.ceo_name, content=plan.direction, source=self.ceo_name))
         discussion = await self.discuss(team)
         if discussion.solution is None:
             return "solver_failed"
@@ -212,7 +217,8 @@ class TaskSolvingEnvironment:
             )
             for index, role in enumerate(state.roles[1:], start=1)
         ]
-        return Team(state, round_number, plan, state.solver, critics)
+        share = self.config.environment.rule.decision_maker.share_critiques
+        return Team(state, round_number, plan, state.solver, critics, share_critiques=share)
 
     def result(
         self, state: ProblemState, termination: Termination, rounds: int, wall: float, error: str | None = None

@@ -57,5 +57,4 @@ class ProblemState:
             return EVALUATION_FAILED
         if self.evaluation is None:
             return "No advice yet."
-        suggestion = self.evaluation.recruiting_suggestion
-        return self.evaluation.advice + (f"\nRecruiting suggestion: {suggestion}" if suggestion else "")
+        return self.evaluation.feedback or self.evaluation.advice

@@ -17,6 +17,7 @@ CEORule = Callable[[ProblemState, int], Awaitable[RoundPlan]]
 # the model client, and the team size used when there is no decision to follow.
 CEOFactory = Callable[[CEORuleConfig, AgentConfig | None, LLMClient, int], CEORule]
 CEO_RULES: Registry[CEOFactory] = Registry("ceo")
+NO_RESOURCES = "No resources yet."
 
 
 def snap_to_menu(value: int, menu: list[int]) -> int:
@@ -26,8 +27,14 @@ def snap_to_menu(value: int, menu: list[int]) -> int:
 
 def validate_decision(decision: CEODecision, rule: CEORuleConfig) -> tuple[RoundPlan, dict[str, object]]:
     """Clamp the CEO's numbers to the configured bounds and menu; report what changed."""
-    recruits = min(max(decision.recruit_number, rule.min_recruits), rule.max_recruits)
-    budget = snap_to_menu(decision.max_tokens, list(rule.token_menu))
+    recruits = max(decision.recruit_number, rule.min_recruits)
+    if rule.max_recruits is not None:
+        recruits = min(recruits, rule.max_recruits)
+    if rule.budget == "menu":
+        budget = snap_to_menu(decision.max_tokens, list(rule.token_menu))
+    else:
+        low, high = rule.token_range
+        budget = min(max(decision.max_tokens, low), high)
     clamped: dict[str, object] = {}
     if recruits != decision.recruit_number:
         clamped["recruit_number"] = {"asked": decision.recruit_number, "used": recruits}
@@ -45,7 +52,7 @@ def validate_decision(decision: CEODecision, rule: CEORuleConfig) -> tuple[Round
 
 def resources_text(state: ProblemState) -> str:
     if state.plan is None:
-        return "None yet."
+        return NO_RESOURCES
     budget = state.plan.max_tokens if state.plan.max_tokens is not None else "default"
     return f"recruit_number: {state.plan.recruit_number}, maximum_tokens: {budget}"
 
@@ -75,7 +82,7 @@ async def plan_round(
         "solution": state.solution or "No solution yet.",
         "advice": state.advice_text(),
         "resources": resources_text(state),
-        "max_recruits": rule.max_recruits,
+        "max_recruits": rule.max_recruits if rule.max_recruits is not None else "as many as needed",
         "token_menu": ", ".join(str(entry) for entry in rule.token_menu),
     }
     outcome = await agent.step(round_number, variables)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from agentverse.agents.agent import Agent
+from agentverse.agents.memory import Message
 from agentverse.agents.output_parsers import CriticVerdict
 from agentverse.config.schema import DecisionMakerRuleConfig
 from agentverse.environments.tasksolving.state import ProblemState, RoundPlan
@@ -21,6 +22,7 @@ from agentverse.registry import Registry
 
 Result = TypeVar("Result")
 NO_CRITIQUES = "No reviews yet."
+NO_DIRECTION = "None given."
 NO_DRAFT = "No draft yet: share the approach and the pitfalls you would watch for."
 
 
@@ -33,50 +35,74 @@ class Discussion:
 
 @dataclass
 class Team:
-    """The members of one round and what the discussion needs to address them."""
+    """The members of one round and what the discussion needs to address them.
+
+    What members say reaches the others through their memories: each draft goes to the whole
+    team, each critique that disagrees to the solver and (with `share_critiques`, as in the
+    method) to every critic, its author included. Agreements are not broadcast.
+    """
 
     state: ProblemState
     round_number: int
     plan: RoundPlan
     solver: Agent
     critics: list[Agent]
+    share_critiques: bool = True
 
     def base_variables(self) -> dict[str, str]:
         return {
             "task_description": self.state.sample.input,
-            "direction": self.plan.direction or "None given.",
+            "direction": self.plan.direction or NO_DIRECTION,
         }
+
+    def broadcast(self, message: Message, members: list[Agent] | None = None) -> None:
+        for member in members if members is not None else [self.solver, *self.critics]:
+            member.receive(message)
 
     async def write(self, critiques: str) -> str | None:
         variables = {**self.base_variables(), "advice": self.state.advice_text(), "critiques": critiques}
-        outcome = await self.solver.step(self.round_number, variables, max_tokens=self.plan.max_tokens, remember=True)
+        outcome = await self.solver.step(self.round_number, variables, max_tokens=self.plan.max_tokens)
         if outcome.output is None:
             self.state.trace.event(self.round_number, "agent_failed", agent="solver", error=outcome.error)
             return None
         self.state.trace.event(self.round_number, "solution", text=outcome.output.text)
+        self.broadcast(self.solver.message(outcome.output.text))
         return outcome.output.text
+
+    async def advise(self, review: Reviewer) -> list[CriticVerdict | None]:
+        """Critics advise before any draft: the solver's request for advice joins the memories first."""
+        self.broadcast(self.solver.message(NO_DRAFT))
+        return await review(NO_DRAFT)
 
     async def review_one(self, critic: Agent, solution: str) -> CriticVerdict | None:
         variables = {**self.base_variables(), "solution": solution}
-        outcome = await critic.step(self.round_number, variables, max_tokens=self.plan.max_tokens, remember=True)
+        outcome = await critic.step(self.round_number, variables, max_tokens=self.plan.max_tokens)
         if not outcome.ok:
             self.state.trace.event(self.round_number, "agent_failed", agent=critic.name, error=outcome.error)
             return None
         return outcome.output
 
-    async def review_concurrently(self, solution: str) -> list[CriticVerdict | None]:
-        verdicts = await gather_or_cancel([self.review_one(critic, solution) for critic in self.critics])
+    async def review_in_turn(self, solution: str) -> list[CriticVerdict | None]:
+        """Critics speak one after another; each disagreeing review reaches the next ones' memories."""
+        verdicts: list[CriticVerdict | None] = []
+        for critic in self.critics:
+            verdict = await self.review_one(critic, solution)
+            verdicts.append(verdict)
+            self.share(critic, verdict)
         self.record(verdicts)
         return verdicts
 
-    async def review_in_turn(self, solution: str) -> list[CriticVerdict | None]:
-        verdicts: list[CriticVerdict | None] = []
-        for critic in self.critics:
-            earlier = [verdict.review for verdict in verdicts if verdict is not None]
-            shown = solution + ("\n\nEarlier reviews:\n" + "\n---\n".join(earlier) if earlier else "")
-            verdicts.append(await self.review_one(critic, shown))
+    async def review_concurrently(self, solution: str) -> list[CriticVerdict | None]:
+        verdicts = await gather_or_cancel([self.review_one(critic, solution) for critic in self.critics])
+        for critic, verdict in zip(self.critics, verdicts, strict=True):
+            self.share(critic, verdict)  # in critic order, once all have spoken
         self.record(verdicts)
         return verdicts
+
+    def share(self, critic: Agent, verdict: CriticVerdict | None) -> None:
+        """A critique that disagrees reaches the solver and (`share_critiques`) every critic."""
+        if verdict is not None and not verdict.agree and verdict.review:
+            self.broadcast(critic.message(verdict.review), None if self.share_critiques else [self.solver, critic])
 
     def record(self, verdicts: list[CriticVerdict | None]) -> None:
         summary = [None if verdict is None else verdict.agree for verdict in verdicts]
@@ -154,7 +180,7 @@ def vertical_solver_first(rule: DecisionMakerRuleConfig) -> DecisionMaker:
 @DECISION_MAKERS.register("vertical")
 def vertical(rule: DecisionMakerRuleConfig) -> DecisionMaker:
     async def discuss(team: Team) -> Discussion:
-        advice = await team.review_concurrently(NO_DRAFT)
+        advice = await team.advise(team.review_concurrently)
         return await draft_and_review(team, notes_from(advice), team.review_concurrently, rule.max_inner_turns)
 
     return discuss
@@ -179,7 +205,7 @@ def concurrent(rule: DecisionMakerRuleConfig) -> DecisionMaker:
 @DECISION_MAKERS.register("brainstorming")
 def brainstorming(rule: DecisionMakerRuleConfig) -> DecisionMaker:
     async def discuss(team: Team) -> Discussion:
-        ideas = await team.review_in_turn(NO_DRAFT)
+        ideas = await team.advise(team.review_in_turn)
         solution = await team.write(notes_from(ideas))
         return Discussion(solution, consensus=False, inner_turns=1 if solution is not None else 0)
 

@@ -20,7 +20,8 @@ EVALUATORS: Registry[EvaluatorFactory] = Registry("evaluator")
 
 
 def describe_team(roles: list[str]) -> str:
-    return "\n".join(f"{index}. {role}" for index, role in enumerate(roles, start=1))
+    """The experts' lines, one per line (the research code's `all_role_description`)."""
+    return "\n".join(roles)
 
 
 @EVALUATORS.register("basic")
