@@ -47,6 +47,7 @@ setup(
             "agentverse-benchmark=agentverse_command.benchmark:main",
             "agentverse-evaluate=agentverse_command.evaluate:main",
             "agentverse-report=agentverse_command.report:main",
+            "agentverse-import-config=agentverse_command.import_config:main",
         ]
     },
 )

@@ -57,12 +57,22 @@ re-validated config; nothing is read from the environment except the API key nam
 
 
 def type_name(annotation: object) -> str:
-    text = str(annotation) if not isinstance(annotation, type) else annotation.__name__
-    text = text.replace("typing.", "").replace("agentverse.config.schema.", "")
+    """A readable type: `int | None`, `list[int]`, `tuple[int, int]` (constraints go in their own column)."""
     origin = typing.get_origin(annotation)
+    arguments = typing.get_args(annotation)
     if origin is typing.Annotated:
-        return type_name(typing.get_args(annotation)[0])
-    return text.replace("NoneType", "None")
+        return type_name(arguments[0])
+    if origin is typing.Union or type(annotation).__name__ == "UnionType":
+        return " | ".join(type_name(argument) for argument in arguments)
+    if origin is typing.Literal:
+        return "Literal[" + ", ".join(repr(argument) for argument in arguments) + "]"
+    if origin is not None and arguments:
+        names = ["..." if argument is Ellipsis else type_name(argument) for argument in arguments]
+        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(names)}]"
+    if annotation is type(None):
+        return "None"
+    text = annotation.__name__ if isinstance(annotation, type) else str(annotation)
+    return text.replace("typing.", "").replace("agentverse.config.schema.", "")
 
 
 def default_text(field: object) -> str:

@@ -106,9 +106,12 @@ class Agent:
     def build_messages(self, variables: dict[str, Any]) -> list[ChatMessage]:
         values = {key: str(value) for key, value in variables.items()}
         values["role_description"] = self.role
-        system = Template(self.config.prepend_prompt_template).safe_substitute(values).strip()
-        prompt = Template(self.config.append_prompt_template).safe_substitute(values).strip()
-        return lay_out(self.config.memory.layout, system, self.memory.recent(), prompt, self.name)
+        layout = self.config.memory.layout
+        system = Template(self.config.prepend_prompt_template).safe_substitute(values)
+        prompt = Template(self.config.append_prompt_template).safe_substitute(values)
+        if layout == "turns":  # the research layouts send the filled templates exactly as they are
+            system, prompt = system.strip(), prompt.strip()
+        return lay_out(layout, system, self.memory.recent(), prompt, self.name)
 
     def message(self, content: str) -> Message:
         """A message from this agent, to broadcast."""

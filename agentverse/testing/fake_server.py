@@ -27,6 +27,7 @@ class FakeReply:
     drop_connection: bool = False  # close the socket without answering
     headers: dict[str, str] = field(default_factory=dict)  # e.g. Retry-After, Location
     echo_headers: bool = False  # put the request's headers into the (error) body
+    completion_tokens: int | None = None  # report this usage and send the text uncut (a replayed reply)
 
 
 Responder = Callable[[dict[str, Any]], "FakeReply | Awaitable[FakeReply]"]
@@ -103,9 +104,13 @@ class FakeOpenAIServer:
             reply = await reply
         words = reply.text.split(" ")
         limit = int(payload.get("max_tokens") or len(words))
-        truncated = len(words) > limit
-        text = " ".join(words[:limit])
-        completion_tokens = min(len(words), limit) if reply.text else 0
+        if reply.completion_tokens is not None:
+            text, completion_tokens = reply.text, reply.completion_tokens
+            truncated = completion_tokens >= limit
+        else:
+            truncated = len(words) > limit
+            text = " ".join(words[:limit])
+            completion_tokens = min(len(words), limit) if reply.text else 0
         delay = reply.delay_s + (self.latency(completion_tokens, self.in_flight) if self.latency else 0.0)
         if delay:
             await asyncio.sleep(delay)

@@ -21,7 +21,9 @@ TWO_CRITICS = (
     "### Decision: <Continue>\n### Recruit Number: 3\n### Direction: Verify the product.\n### Maximum Tokens: 128"
 )
 WRONG = "### Correctness: 0\n### Advice: Recheck.\n### Recruiting Suggestion: None."
-DRAFTS = [f"Draft {word}: the answer is \\boxed{{{index}}}." for index, word in enumerate(["one", "two", "three", "four"])]
+DRAFTS = [
+    f"Draft {word}: the answer is \\boxed{{{index}}}." for index, word in enumerate(["one", "two", "three", "four"])
+]
 SOLVER_ROLE = "A mathematician specialized in algebra"
 FIRST_CRITIC = "A reviewer specialized in proofs"
 SECOND_CRITIC = "A tester specialized in checks"
@@ -104,9 +106,13 @@ async def test_critics_see_each_others_critiques() -> None:
     await solve(responder)
     second_turn = responder.payloads["critic"][2:4]
     for payload in second_turn:
-        own, other = (FIRST_CRITIC, SECOND_CRITIC) if FIRST_CRITIC in payload["messages"][0]["content"] else (
-            SECOND_CRITIC,
-            FIRST_CRITIC,
+        own, other = (
+            (FIRST_CRITIC, SECOND_CRITIC)
+            if FIRST_CRITIC in payload["messages"][0]["content"]
+            else (
+                SECOND_CRITIC,
+                FIRST_CRITIC,
+            )
         )
         sent = history_text(payload)
         # Both turn-1 critiques are there: its own as its assistant turn, the other's attributed to its author.
