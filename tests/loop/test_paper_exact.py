@@ -143,3 +143,26 @@ def test_replay_matches_concurrent_critics_in_any_order() -> None:
     assert replay_(sent_b).text == "B"
     assert replay_({**sent_b, "messages": [{"role": "system", "content": "A"}]}).text == "A"
     assert replay_.identical == 2 and replay_.missing == 0
+
+
+def test_the_benchmark_command_runs_an_imported_config_paper_exactly(tmp_path: Path) -> None:
+    """Import with the CLI, run with agentverse-benchmark against the replaying server: every request
+    is the research code's, and the problem is graded from the research dialogue's final answer."""
+    import json
+
+    from agentverse.testing.fake_server import BackgroundServer
+    from agentverse_command.benchmark import main as benchmark_main
+    from agentverse_command.import_config import main as import_main
+
+    imported = tmp_path / "math500-paper.yaml"
+    assert import_main([str(CONFIG), "--out", str(imported), "--benchmark", "math500"]) == 0
+    responder = TranscriptReplay.from_file(FIXTURES / "local_m1_2rounds.jsonl")
+    run_dir = tmp_path / "run"
+    with BackgroundServer(responder, models=("m1-32b",)) as server:
+        arguments = ["--task", str(imported), "--data", str(PROBLEMS), "--run-dir", str(run_dir), "--no-progress"]
+        assert benchmark_main([*arguments, "--base-url", server.base_url]) == 0
+    assert responder.identical == 13 and responder.missing == 0 and responder.extra_requests == 0
+    (record,) = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
+    result = record["result"]
+    assert record["status"] == "ok" and result["termination"] == "evaluator_correct" and result["rounds"] == 2
+    assert "\\boxed{55}" in result["final_answer"] and record["grade"]["status"] == "correct"
