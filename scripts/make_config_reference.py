@@ -53,6 +53,11 @@ Command-line flags (`--model`, `--base-url`, `--api-key-env`, `--backend`, `--th
 `--max-concurrency`, `--context-length`, `--max-turn`, `--no-ceo`) override the file and make a new,
 re-validated config; nothing is read from the environment except the API key named by
 `llm.api_key_env`, and only when a client is built.
+
+What each agent sees of the discussion is set per agent under `memory`: `layout` (`turns`, our
+own; `research-api` and `research-local`, the research code's two paths) and `window` (the last
+messages sent; default 5 for the solver, 3 for critics). Configs converted from the research code by
+`agentverse-import-config` use the research layouts; see `documentation/paper-exact.md`.
 """
 
 
