@@ -199,7 +199,7 @@ agents:
     prepend_prompt_template: *solver_system
     append_prompt_template: *solver_user
     max_retry: ${max_retry}
-    memory: {memory_type: chat_history, layout: turns, window: 5}
+    memory: {memory_type: chat_history, layout: turns, window: ${solver_window}}
     output_parser: {type: ${solver_parser}}
     llm: {max_tokens: ${solver_tokens}, temperature: 0.7, top_p: 0.95}
   - agent_type: critic
@@ -208,7 +208,7 @@ agents:
     prepend_prompt_template: *critic_system
     append_prompt_template: *critic_user
     max_retry: ${max_retry}
-    memory: {memory_type: chat_history, layout: turns, window: 3}
+    memory: {memory_type: chat_history, layout: turns, window: ${critic_window}}
     output_parser: {type: critic}
     llm: {max_tokens: ${critic_tokens}, temperature: 0.7, top_p: 0.95}
   - agent_type: evaluator
@@ -228,7 +228,7 @@ M1_LLM = """\
   thinking: true           # generation starts inside <think>; budget forcing at max_tokens
   continuation_api: chat   # vLLM continue_final_message; `completions` is the fallback
   context_length: 32768
-  max_concurrency: 64"""
+  max_concurrency: 256     # vLLM's default batch; `auto` follows the server's queue"""
 
 SMOLLM2_LLM = """\
   backend: transformers
@@ -266,6 +266,9 @@ def render(name: str, model: str) -> str:
         "solver_format": SOLVER_FORMAT[kind],
         "critic_focus": CRITIC_FOCUS[kind],
         "solver_parser": "code-solver" if kind == "code" else "solver",
+        # The research code's history windows: 5 for the solver and 3 for critics, 4 for both on CommonGen.
+        "solver_window": 4 if name == "commongen" else 5,
+        "critic_window": 4 if name == "commongen" else 3,
         "solver_tokens": solver,
         "critic_tokens": critic,
         "evaluator_tokens": evaluator,

@@ -65,6 +65,9 @@ def lay_out(layout: Layout, system: str, history: list[Message], prompt: str, ow
         turns: list[ChatMessage] = [{"role": "assistant", "content": message.attributed()} for message in history]
     else:
         turns = [own_turn(message, own_source) for message in history]
+        if turns and turns[0]["role"] == "assistant":
+            # A conversation opens with the user: a leading own message is quoted like the others.
+            turns[0] = {"role": "user", "content": history[0].attributed()}
     if prompt:
         turns.append({"role": "user", "content": prompt})
     return [*head, *(joined(turns) if layout == "turns" else turns)]

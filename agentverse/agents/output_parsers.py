@@ -193,6 +193,40 @@ def parse_research_critic(text: str, expected: int = 0) -> CriticVerdict:
 RESEARCH_CODE_BLOCK = re.compile(r"```.*?\n(.+?)```", re.DOTALL)
 
 
+RESEARCH_ROLE = re.compile(r"\d\.\s*(.+)")
+
+
+@PARSERS.register("research-role-assigner")
+def parse_research_roles(text: str, expected: int) -> RoleList:
+    """The research code's role parser: the text after every `digit.` (anywhere in a line), its
+    blanks and then its periods at either end stripped; the first `expected` are taken."""
+    roles = [role.strip().strip(".") for role in RESEARCH_ROLE.findall(text)]
+    if len(roles) < expected:
+        raise ParseError(f"expected {expected} experts, found {len(roles)}", text)
+    return RoleList(roles=roles[:expected])
+
+
+RESEARCH_CORRECTNESS = re.compile(r"(?:\d.\s*)?Correctness:\s*(\d)")
+RESEARCH_ADVICE = re.compile(r"(?:\d.\s*)?Advice:\s*(.+)", re.DOTALL)
+
+
+@PARSERS.register("research-evaluator")
+def parse_research_evaluator(text: str, expected: int = 0) -> EvaluatorVerdict:
+    """The research code's evaluator parser: newline runs collapsed; the first digit after
+    `Correctness:` (0 or 1, anything else fails); everything after the first `Advice:`."""
+    cleaned = collapse_newlines(text)
+    correctness = RESEARCH_CORRECTNESS.search(cleaned)
+    if correctness is None or correctness.group(1) not in ("0", "1"):
+        raise ParseError("no Correctness: 0 or 1", text)
+    advice = RESEARCH_ADVICE.search(cleaned)
+    if advice is None:
+        raise ParseError("no Advice:", text)
+    feedback = advice.group(1).strip()
+    return EvaluatorVerdict(
+        correct=correctness.group(1) == "1", advice=feedback, recruiting_suggestion="", feedback=feedback
+    )
+
+
 @PARSERS.register("research-code-solver")
 def parse_research_code_solution(text: str, expected: int = 0) -> Solution:
     """The research code's code solver: the solution is the body of the last fenced block."""
@@ -261,7 +295,7 @@ def parse_evaluator(text: str, expected: int = 0) -> EvaluatorVerdict:
     )
 
 
-ADVICE_HEADER = re.compile(r"Advice[ \t]*\**[ \t]*[:：]", re.IGNORECASE)
+ADVICE_HEADER = re.compile(r"^[#*>\-\s]*\**[ \t]*Advice[ \t]*\**[ \t]*[:：]", re.IGNORECASE | re.MULTILINE)
 
 
 def collapse_newlines(text: str) -> str:

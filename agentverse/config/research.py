@@ -19,7 +19,7 @@ from typing import Any, Literal
 import yaml
 
 from agentverse.config.loader import ConfigError, validate_config
-from agentverse.config.schema import PLACEHOLDERS, TaskConfig
+from agentverse.config.schema import TaskConfig
 
 ResearchLayout = Literal["api", "local"]
 
@@ -55,22 +55,52 @@ BENCHMARK_KINDS = {
     "commongen": "concept-coverage",
 }
 
-# Research placeholder -> ours, per agent type (the same value under our name).
-PLACEHOLDER_NAMES: dict[str, dict[str, str]] = {
-    "ceo": {"current_resources": "resources"},
-    "role_assigner": {"cnt_critic_agents": "cnt_agents"},  # the research value is the whole team's size
-    "solver": {"advice": "direction"},  # the research solver's `advice` is the CEO's direction
-    "critic": {"advice": "direction"},
-    "evaluator": {},
+# The placeholders the research code fills, per agent type, and ours for the same value (None:
+# ours has no counterpart). Any other `$` is left as written by its `safe_substitute`, so the
+# importer escapes it.
+RESEARCH_PLACEHOLDERS: dict[str, dict[str, str | None]] = {
+    "ceo": {
+        "task_description": "task_description",
+        "solution": "solution",
+        "advice": "advice",
+        "current_resources": "resources",
+        "model": None,
+    },
+    "role_assigner": {
+        "task_description": "task_description",
+        "advice": "advice",
+        "cnt_critic_agents": "cnt_agents",  # the research value is the whole team's size
+    },
+    "solver": {
+        "task_description": "task_description",
+        "role_description": "role_description",
+        "advice": "direction",  # the research solver's `advice` is the CEO's direction
+        "former_solution": None,
+    },
+    "critic": {
+        "task_description": "task_description",
+        "role_description": "role_description",
+        "advice": "direction",
+        "preliminary_solution": "solution",
+        "agent_name": None,
+        "all_roles": None,
+        "tool_descriptions": None,
+    },
+    "evaluator": {
+        "task_description": "task_description",
+        "solution": "solution",
+        "result": "result",
+        "all_role_description": "all_role_description",
+    },
 }
 
 # Research output parser -> ours, per agent type.
 PARSERS: dict[str, dict[str, str]] = {
     "ceo": {"ceo": "research-ceo"},
-    "role_assigner": {"role_assigner": "role_assigner"},
+    "role_assigner": {"role_assigner": "research-role-assigner"},
     "solver": {"mgsm": "solver", "commongen": "solver", "humaneval-solver": "research-code-solver"},
     "critic": {"mgsm-critic-agree": "research-critic"},
-    "evaluator": {"mgsm-evaluator": "evaluator", "humaneval-evaluator": "evaluator"},
+    "evaluator": {"mgsm-evaluator": "research-evaluator", "humaneval-evaluator": "research-evaluator"},
 }
 PARSER_DIMENSIONS = {
     "ceo": ["Decision", "Recruit Number", "Direction", "Maximum Tokens"],
@@ -131,6 +161,27 @@ class Converter:
             raise self.refuse(path, f"expected a mapping, got {type(value).__name__}")
         return value
 
+    def value(self, node: dict[str, Any], key: str, path: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        """`node[key]` (or the default when absent), refused unless it has the expected type."""
+        value = node.get(key, default)
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            raise self.refuse(f"{path}.{key}", f"expected {describe_kind(kind)}, got {value!r}")
+        if not isinstance(value, kind):
+            raise self.refuse(f"{path}.{key}", f"expected {describe_kind(kind)}, got {value!r}")
+        return value
+
+    def count(self, node: dict[str, Any], key: str, path: str, default: int, low: int) -> int:
+        value: int = self.value(node, key, path, int, default)
+        if value < low:
+            raise self.refuse(f"{path}.{key}", f"expected a whole number of at least {low}, got {value!r}")
+        return value
+
+    def number(self, node: dict[str, Any], key: str, path: str, default: float, low: float, high: float) -> Any:
+        value = self.value(node, key, path, (int, float), default)
+        if not low <= value <= high:
+            raise self.refuse(f"{path}.{key}", f"expected a number from {low:g} to {high:g}, got {value!r}")
+        return value
+
     def check_keys(self, node: dict[str, Any], path: str, allowed: frozenset[str] | set[str]) -> None:
         for key in node:
             if key not in allowed:
@@ -179,11 +230,17 @@ class Converter:
         return {"name": name, "kind": BENCHMARK_KINDS[name]}
 
     def model_of(self, agents: list[Any]) -> str:
-        models = {
-            str(entry["llm"]["model"])
-            for entry in agents
-            if isinstance(entry, dict) and isinstance(entry.get("llm"), dict) and "model" in entry["llm"]
-        }
+        """The one model every agent names (each must name one)."""
+        models = set()
+        for index, entry in enumerate(agents):
+            if not isinstance(entry, dict) or entry.get("agent_type") in ("manager", "executor"):
+                continue  # refused later with its path, or dropped
+            path = f"agents[{index}] ({entry.get('agent_type')})"
+            llm = self.expect_mapping(entry.get("llm"), f"{path}.llm")
+            model = llm.get("model")
+            if not isinstance(model, str) or not model:
+                raise self.refuse(f"{path}.llm.model", f"expected a model name, got {model!r}")
+            models.add(model)
         if len(models) != 1:
             raise self.refuse("agents[*].llm.model", f"expected one model for every agent, found {sorted(models)}")
         return models.pop()
@@ -262,6 +319,11 @@ class Converter:
         path = "environment.rule.decision_maker"
         rule = self.typed_rule(node, path, {"max_inner_turns"}, DECISION_MAKERS)
         turns = rule.get("max_inner_turns", 3)
+        if rule["type"] != "vertical-solver-first":
+            self.differences.append(
+                f"decision_maker {rule['type']}: mapped by name to ours; only vertical-solver-first (the paper's) "
+                "was checked against the research code's requests"
+            )
         self.mapped.append(f"{path} -> {path} (type {rule['type']}, max_inner_turns {turns}, share_critiques true)")
         return {"type": rule["type"], "max_inner_turns": turns, "share_critiques": True}
 
@@ -270,6 +332,11 @@ class Converter:
         rule = self.typed_rule(node, path, set(), tuple(EXECUTORS))
         ours = EXECUTORS[rule["type"]]
         self.mapped.append(f"{path}.type {rule['type']} -> {path}.type {ours}")
+        if rule["type"] == "coverage-test":
+            self.differences.append(
+                "executor coverage-test: our concept-coverage report reads 'N of M concepts used; missing: ...'; "
+                "the research one reads 'Coverage: \\boxed{x}%' and 'Missing Tokens: [...]' (the evaluator's ${result})"
+            )
         if rule["type"] == "code-test":
             self.differences.append(
                 "executor code-test: the research executor is a model that writes a test file once per problem "
@@ -297,17 +364,17 @@ class Converter:
             reason = "our code-test executor needs no model (see the differences)" if used else "never called"
             self.dropped.append(f"{path}: {reason}")
             return None
-        if agent_type not in PLACEHOLDER_NAMES:
+        if not isinstance(agent_type, str) or agent_type not in RESEARCH_PLACEHOLDERS:
             raise self.refuse(f"{path}.agent_type", f"{agent_type!r} cannot be mapped")
         if "prompt_template" in node:
             raise self.refuse(f"{path}.prompt_template", "only prepend/append templates can be mapped for this agent")
         converted: dict[str, Any] = {
             "agent_type": agent_type,
-            "name": str(node.get("name") or agent_type),
-            "role_description": str(node.get("role_description") or ""),
+            "name": self.value(node, "name", path, str, agent_type) or agent_type,
+            "role_description": self.value(node, "role_description", path, (str, type(None)), "") or "",
             "prepend_prompt_template": self.template(node, "prepend_prompt_template", path, agent_type),
             "append_prompt_template": self.template(node, "append_prompt_template", path, agent_type),
-            "max_retry": node.get("max_retry", 3),
+            "max_retry": self.count(node, "max_retry", path, 3, low=1),
             "memory": self.memory(node, path, layout),
             "output_parser": {"type": self.parser(node.get("output_parser"), f"{path}.output_parser", agent_type)},
             "llm": self.generation(self.expect_mapping(node.get("llm", {}), f"{path}.llm"), f"{path}.llm"),
@@ -321,13 +388,14 @@ class Converter:
 
     def template(self, node: dict[str, Any], key: str, path: str, agent_type: str) -> str:
         text = node.get(key, "")
+        if text is None:
+            return ""
         if not isinstance(text, str):
             raise self.refuse(f"{path}.{key}", "expected a string")
-        renamed, used = rename_placeholders(text, PLACEHOLDER_NAMES[agent_type])
-        unknown = used - PLACEHOLDERS[agent_type]
-        if unknown:
+        renamed, missing = rename_placeholders(text, RESEARCH_PLACEHOLDERS[agent_type])
+        if missing:
             raise self.refuse(
-                f"{path}.{key}", f"placeholder(s) {sorted(unknown)} have no counterpart for a {agent_type}"
+                f"{path}.{key}", f"placeholder(s) {sorted(missing)} have no counterpart for a {agent_type}"
             )
         return renamed
 
@@ -337,17 +405,18 @@ class Converter:
         if memory.get("memory_type", "chat_history") != "chat_history":
             raise self.refuse(f"{path}.memory.memory_type", f"{memory['memory_type']!r} cannot be mapped")
         converted: dict[str, Any] = {"memory_type": "chat_history", "layout": f"research-{layout}"}
-        window = node.get("max_history", memory.get("max_history"))
-        if window is not None:
-            converted["window"] = window
-            self.mapped.append(f"{path}.max_history {window} -> memory.window {window}")
+        for where, holder in ((path, node), (f"{path}.memory", memory)):
+            if "max_history" in holder:
+                window = self.count(holder, "max_history", where, 0, low=0)
+                converted["window"] = window
+                self.mapped.append(f"{where}.max_history {window} -> memory.window {window}")
         return converted
 
     def parser(self, node: Any, path: str, agent_type: str) -> str:
         parser = self.expect_mapping(node, path)
         self.check_keys(parser, path, {"type", "dimensions"})
         known = PARSERS[agent_type]
-        if parser.get("type") not in known:
+        if not isinstance(parser.get("type"), str) or parser.get("type") not in known:
             raise self.refuse(f"{path}.type", f"{parser.get('type')!r} cannot be mapped (known: {', '.join(known)})")
         dimensions = parser.get("dimensions")
         if dimensions is not None and dimensions != PARSER_DIMENSIONS.get(agent_type):
@@ -367,13 +436,17 @@ class Converter:
         if llm.get("n", 1) != 1:
             raise self.refuse(f"{path}.n", "only n: 1 can be mapped")
         generation: dict[str, Any] = {
-            "max_tokens": llm.get("max_tokens", 2048),
-            "temperature": llm.get("temperature", 0.7),
-            "top_p": llm.get("top_p", RESEARCH_TOP_P),
+            "max_tokens": self.count(llm, "max_tokens", path, 2048, low=1),
+            "temperature": self.number(llm, "temperature", path, 0.7, 0.0, 2.0),
+            "top_p": self.number(llm, "top_p", path, RESEARCH_TOP_P, 0.0, 1.0),
         }
-        if llm.get("stop"):
-            stop = llm["stop"]
-            generation["stop"] = [stop] if isinstance(stop, str) else list(stop)
+        stop = llm.get("stop")
+        if isinstance(stop, str):
+            stop = [stop]
+        if stop is not None and not (isinstance(stop, list) and all(isinstance(entry, str) for entry in stop)):
+            raise self.refuse(f"{path}.stop", f"expected a string or a list of strings, got {stop!r}")
+        if stop:
+            generation["stop"] = stop
         return generation
 
 
@@ -385,19 +458,31 @@ RUNTIME_DIFFERENCES = (
 )
 
 
-def rename_placeholders(template: str, names: dict[str, str]) -> tuple[str, set[str]]:
-    """Rename `${name}` / `$name` placeholders; return the new text and the names it now uses."""
-    used: set[str] = set()
+def describe_kind(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {str: "a string", int: "a whole number", float: "a number", type(None): "nothing"}
+    return " or ".join(names.get(entry, entry.__name__) for entry in kinds)
+
+
+def rename_placeholders(template: str, names: dict[str, str | None]) -> tuple[str, set[str]]:
+    """The template as our `Template` must read it to render what the research code's
+    `safe_substitute` renders: the placeholders it fills renamed to ours, every other `$` escaped.
+    Returns the text and the research placeholders it uses that have no counterpart."""
+    missing: set[str] = set()
 
     def replace(match: re.Match[str]) -> str:
+        if match.group("escaped") is not None:
+            return match.group(0)  # `$$` renders `$` in both
         name = match.group("named") or match.group("braced")
-        if name is None:
-            return match.group(0)  # `$$` or an invalid `$`: left as written
-        ours = names.get(name, name)
-        used.add(ours)
+        if name is None or name not in names:
+            return "$" + match.group(0)  # left as written by the research code: escaped here
+        ours = names[name]
+        if ours is None:
+            missing.add(name)
+            return match.group(0)
         return "${" + ours + "}" if match.group("braced") else "$" + ours
 
-    return Template.pattern.sub(replace, template), used
+    return Template.pattern.sub(replace, template), missing
 
 
 def benchmark_from_path(path: Path) -> str:

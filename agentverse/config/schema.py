@@ -76,7 +76,8 @@ class EndpointConfig(StrictModel):
         description="`length`: a thinking model whose reply is cut while thinking gets `</think>` and a short "
         "budget to answer. `research`: the research code's local path: when the reply reaches max_tokens - 200 "
         "tokens (server usage), a second request continues `<think>` + reply + `</think>` (`<Final Answer>:` "
-        "for a model that does not think), retried up to 3 times while the answer comes back empty.",
+        "for a model that does not think); a thinking model's empty answer is asked again up to 3 times. "
+        "Serve without a reasoning parser, so that the thoughts come back in the text.",
     )
     budget_forcing_margin: Annotated[int, Field(ge=0)] = Field(
         default=200,
@@ -86,7 +87,8 @@ class EndpointConfig(StrictModel):
     fit_to_context: bool = Field(
         default=True,
         description="Lower max_tokens when the estimated prompt plus max_tokens would exceed context_length; "
-        "false sends every budget as configured (paper-exact mode: the research code does not fit them).",
+        "false sends every budget as configured (paper-exact mode: the research code does not fit them; a "
+        "server that rejects prompt + max_tokens above its context then fails such calls as context_overflow).",
     )
     continuation_api: Literal["chat", "completions"] = Field(
         default="chat",
@@ -99,8 +101,16 @@ class EndpointConfig(StrictModel):
         description="Fewest tokens a reply may be given: a prompt that leaves less room in the context is "
         "not sent and fails as context_overflow (a model-side failure, counted).",
     )
-    max_concurrency: PositiveInt = Field(
-        default=64, description="Requests in flight per endpoint (transformers: the largest batch)."
+    max_concurrency: PositiveInt | Literal["auto"] = Field(
+        default=256,
+        description="Requests in flight per endpoint (transformers: the largest batch). The default fits vLLM's "
+        "default batch (256 sequences); `auto` follows the server's queue in vLLM's /metrics (fewer when "
+        "requests wait there, more when none do while ours wait for the cap), and stays at 256 without metrics.",
+    )
+    endpoints_file: str | None = Field(
+        default=None,
+        description="A file with one base URL per line, reread while running: replicas added to it join the "
+        "run, replicas removed from it get no new requests (replaces base_urls when given).",
     )
     timeout_s: float | None = Field(
         default=None,
@@ -126,6 +136,16 @@ class EndpointConfig(StrictModel):
         description="Consecutive connection failures after which an endpoint is marked down (its work goes "
         "to the other replicas; with all down the run stops).",
     )
+
+    @model_validator(mode="after")
+    def _check_auto(self) -> EndpointConfig:
+        if self.max_concurrency == "auto" and self.backend != "openai":
+            raise ValueError("max_concurrency: auto reads a server's queue; the transformers backend needs a number")
+        return self
+
+    def cap(self) -> int:
+        """The cap on requests in flight to start from (`auto` starts at vLLM's default batch)."""
+        return 256 if self.max_concurrency == "auto" else self.max_concurrency
 
     @field_validator("base_urls", mode="before")
     @classmethod

@@ -127,7 +127,7 @@ class LLMClient:
         self, messages: list[ChatMessage], generation: GenerationConfig
     ) -> tuple[str, str | None, list[RawCompletion], bool]:
         """Returns (answer, reasoning, requests made, whether `</think>` was forced)."""
-        prefill = f"{THINK_OPEN}\n"
+        prefill = self.config.think_prefill
         first = await self.backend.complete(messages, generation, prefill)
         if first.reasoning is not None:  # the server's reasoning parser already split it
             return first.text.strip(), first.reasoning, [first], False
@@ -171,8 +171,10 @@ class LLMClient:
         answer = generation.model_copy(update={"max_tokens": max(1, budget)})
         raws = [first]
         content = ""
-        for retry in range(RESEARCH_EMPTY_RETRIES + 1):
-            if retry == 1 and not prefix.endswith(FINAL_ANSWER):
+        # A thinking model whose forced answer comes back empty is asked again (3 more times at most).
+        retries = RESEARCH_EMPTY_RETRIES if prefill is not None else 0
+        for retry in range(retries + 1):
+            if retry == 1:
                 prefix += FINAL_ANSWER  # once, before the first retry
             try:
                 raws.append(await self.backend.complete(messages, answer, prefix))
@@ -180,7 +182,7 @@ class LLMClient:
                 error.attempts = [attempt for raw in raws for attempt in raw.attempts] + error.attempts
                 raise
             content = kept_text(full_text(raws[-1]))[1]
-            if content:
+            if raws[-1].text != "":
                 break
         return content, kept_text(text)[0] or text.strip(), raws, True
 

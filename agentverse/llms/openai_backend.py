@@ -36,6 +36,7 @@ from agentverse.llms.base import (
     LLMError,
     RawCompletion,
 )
+from agentverse.llms.gate import RequestGate
 
 BODY_EXCERPT_CHARS = 300
 ERROR_TEXT_CHARS = 200
@@ -96,8 +97,7 @@ class Endpoint:
 
     def __init__(self, base_url: str, config: EndpointConfig, api_key: str | None) -> None:
         self.base_url = base_url
-        self.semaphore = asyncio.Semaphore(config.max_concurrency)
-        self.in_flight = 0
+        self.gate = RequestGate(config.cap())
         self.failures = 0
         self.consecutive_unreachable = 0
         self.down_since: float | None = None
@@ -107,13 +107,12 @@ class Endpoint:
         self._secret = api_key
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._config = config
-        self._connections = config.max_concurrency
         self._session: aiohttp.ClientSession | None = None
 
     def session(self) -> aiohttp.ClientSession:
         # Created on first use so that it belongs to the running event loop.
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._connections)
+            connector = aiohttp.TCPConnector(limit=0)  # the gate caps requests in flight
             self._session = aiohttp.ClientSession(headers=self._headers, connector=connector)
         return self._session
 
@@ -143,13 +142,13 @@ class Endpoint:
     async def post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         url = self.base_url + path
         seconds = self._config.request_timeout(int(payload.get("max_tokens") or 0))
-        async with self.semaphore:
-            self.in_flight += 1
-            try:
-                status, text, headers = await self._send("POST", url, payload, seconds)
-            finally:
-                self.in_flight -= 1
+        async with self.gate:
+            status, text, headers = await self._send("POST", url, payload, seconds)
         return decode_response(status, text, url, headers)
+
+    @property
+    def in_flight(self) -> int:
+        return self.gate.in_flight
 
     async def _send(
         self, method: str, url: str, payload: dict[str, Any] | None, seconds: float
@@ -297,6 +296,8 @@ class OpenAIBackend:
             sampling["stop"] = list(generation.stop)
         if generation.seed is not None:
             sampling["seed"] = generation.seed
+        if self.config.budget_forcing == "research":
+            sampling["skip_special_tokens"] = False  # as the research code's vLLM calls: `</think>` stays visible
         if prefill is not None and self.config.continuation_api == "completions":
             return "/completions", {**sampling, "prompt": render_chatml(messages, prefill)}
         payload = {**sampling, "messages": list(messages)}

@@ -217,7 +217,7 @@ class TransformersBackend:
         if not self._pending:
             return []
         key = self._pending[0].batch_key
-        batch = [pending for pending in self._pending if pending.batch_key == key][: self.config.max_concurrency]
+        batch = [pending for pending in self._pending if pending.batch_key == key][: self.config.cap()]
         self._pending = [pending for pending in self._pending if pending not in batch]
         return batch
 

@@ -50,6 +50,7 @@ TRANSPORT_FIELDS = (
     "max_retries",
     "retry_backoff_s",
     "circuit_breaker_failures",
+    "endpoints_file",
 )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,9 +187,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--benchmark", required=True, help="The benchmark the config is for, e.g. math500.")
     parser.add_argument("--layout", choices=["api", "local"], help="The research code path (default: by model).")
     args = parser.parse_args(argv)
-    result = asyncio.run(
-        replay(args.config, args.transcript, args.problems, benchmark=args.benchmark, layout=args.layout)
-    )
+    from agentverse.config.loader import ConfigError
+    from dataloader import DataError
+
+    try:
+        result = asyncio.run(
+            replay(args.config, args.transcript, args.problems, benchmark=args.benchmark, layout=args.layout)
+        )
+    except (ConfigError, DataError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, KeyError) as error:  # an unreadable or malformed transcript
+        print(f"error: {args.transcript}: cannot replay it ({type(error).__name__}: {error})", file=sys.stderr)
+        return 2
     print(result.summary())
     return 0 if result.exact else 1
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agentverse.agents.output_parsers import (
+    PARSERS,
     ParseError,
     parse_ceo,
     parse_code_solution,
@@ -164,3 +165,63 @@ def test_snap_to_menu(value: int, snapped: int) -> None:
 def test_split_reasoning() -> None:
     assert split_reasoning("<think>a</think>b</think> final") == ("a</think>b", "final")
     assert split_reasoning("plain") == (None, "plain")
+
+
+# The research code's parsers, as the importer maps them: their readings, including where ours differ.
+@pytest.mark.parametrize(
+    ("reply", "correct", "feedback"),
+    [
+        (
+            "### Correctness: 1\n### Advice: Fine.\n### Recruiting Suggestion: None.",
+            True,
+            "Fine.\n### Recruiting Suggestion: None.",
+        ),
+        ("Correctness: 0 at first... ### Correctness: 1\nAdvice: redo", False, "redo"),  # the first one counts
+        ("### Correctness: 1\n\n\n### Advice: <your advice>", True, "<your advice>"),  # accepted as written
+        ("### Correctness: 10\n### Advice: x", True, "x"),  # one digit is read
+    ],
+)
+def test_research_evaluator_reads_like_the_research_code(reply: str, correct: bool, feedback: str) -> None:
+    verdict = PARSERS.get("research-evaluator")(reply, 0)
+    assert verdict.correct is correct and verdict.feedback == feedback
+
+
+@pytest.mark.parametrize(
+    "reply", ["### Correctness: [1]\n### Advice: x", "### Correctness: 7\n### Advice: x", "Correctness: 1"]
+)
+def test_research_evaluator_refuses_what_the_research_code_retries(reply: str) -> None:
+    with pytest.raises(ParseError):
+        PARSERS.get("research-evaluator")(reply, 0)
+
+
+def test_research_role_assigner_takes_every_numbered_item_as_written() -> None:
+    reply = "Experts:\n1. **Algebraist**: equations.\n2) not numbered like this\nAlso 2. A geometer.\n3.5 is a number"
+    roles = PARSERS.get("research-role-assigner")(reply, 3).roles
+    assert roles == ["**Algebraist**: equations", "A geometer", "5 is a number"]
+    with pytest.raises(ParseError):
+        PARSERS.get("research-role-assigner")("1. One expert", 2)
+
+
+@pytest.mark.parametrize(
+    ("reply", "agree", "review"),
+    [
+        ("Fine. [Agree] but also [Disagree]", True, ""),  # [Agree] anywhere
+        ("No tag at all\n\n\nhere", False, "No tag at all\nhere"),  # never fails: a critique
+        ("[Disagree]", False, ""),
+    ],
+)
+def test_research_critic(reply: str, agree: bool, review: str) -> None:
+    verdict = PARSERS.get("research-critic")(reply, 0)
+    assert (verdict.agree, verdict.review) == (agree, review)
+
+
+def test_research_ceo_defaults_for_numbers_it_cannot_read() -> None:
+    reply = "### Decision: <Stop>\n### Recruit Number: two\n### Direction: Check.\n### Maximum Tokens: 4096 tokens"
+    decision = PARSERS.get("research-ceo")(reply, 0)
+    assert (decision.decision, decision.recruit_number, decision.max_tokens) == ("stop", 2, 32000)
+    assert decision.direction == "Check."
+
+
+def test_feedback_starts_at_the_advice_header_not_at_a_word_in_the_prose() -> None:
+    reply = "### Correctness: 0\nMy advice: is below.\n### Advice: Recompute.\n### Recruiting Suggestion: None."
+    assert PARSERS.get("evaluator")(reply, 0).feedback == "Recompute.\n### Recruiting Suggestion: None."

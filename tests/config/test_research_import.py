@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from agentverse.config.loader import ConfigError, load_task_config
-from agentverse.config.research import convert_research_config, rename_placeholders
+from agentverse.config.research import RESEARCH_PLACEHOLDERS, convert_research_config, rename_placeholders
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "research_format" / "math500_config.yaml"
 TEXT = FIXTURE.read_text()
@@ -181,10 +181,60 @@ def test_an_unknown_benchmark_folder_needs_the_flag(tmp_path: Path) -> None:
     assert convert_research_config(path, benchmark="aime2024").config.task.name == "aime2024"
 
 
-def test_placeholders_are_renamed_but_escapes_kept() -> None:
-    text, used = rename_placeholders("$$advice ${advice} $advice ${task_description}", {"advice": "direction"})
-    assert text == "$$advice ${direction} $direction ${task_description}"
-    assert used == {"direction", "task_description"}
+def test_templates_render_what_the_research_code_renders() -> None:
+    """Research placeholders are renamed to ours; any other `$` (LaTeX, prices, names it does not fill)
+    is escaped, because the research code's safe_substitute leaves it as written."""
+    from string import Template
+
+    research = "$$advice ${advice} $advice ${task_description} costs $5, $\\boxed{x}$ ${solution} ${former}"
+    text, missing = rename_placeholders(research, RESEARCH_PLACEHOLDERS["solver"])
+    assert missing == set()
+    values = {"advice": "DIRECTION", "task_description": "TASK"}
+    ours = {"direction": "DIRECTION", "task_description": "TASK", "solution": "OURS"}
+    assert Template(text).substitute(ours) == Template(research).safe_substitute(values)
+    _, missing = rename_placeholders("${former_solution}", RESEARCH_PLACEHOLDERS["solver"])
+    assert missing == {"former_solution"}
+
+
+@pytest.mark.parametrize(
+    ("replacement", "path"),
+    [
+        ({"agent_type: solver": "agent_type: [solver]"}, "agents[2] (['solver']).agent_type"),
+        ({"type: mgsm-critic-agree": "type: [mgsm]"}, "agents[3] (critic).output_parser.type"),
+        (
+            {
+                '      model: "m1-32b"\n      temperature: 0.7\n      max_tokens: 8192': (
+                    "      model: null\n      temperature: 0.7\n      max_tokens: 8192"
+                )
+            },
+            "agents[1] (role_assigner).llm.model",
+        ),
+        ({"    name: Planner": "    name: [1]"}, "agents[2] (solver).name"),
+        ({"    name: Planner": "    name: Planner\n    max_history: -1"}, "agents[2] (solver).max_history"),
+        (
+            {
+                "      max_tokens: 16384\n    output_parser:\n      type: mgsm-critic-agree": (
+                    "      max_tokens: lots\n    output_parser:\n      type: mgsm-critic-agree"
+                )
+            },
+            "agents[3] (critic).llm.max_tokens",
+        ),
+        (
+            {
+                "      temperature: 0.7\n      max_tokens: 8192\n    output_parser:\n      type: role_assigner": (
+                    "      temperature: 0.7\n      stop: 5\n      max_tokens: 8192\n"
+                    "    output_parser:\n      type: role_assigner"
+                )
+            },
+            "agents[1] (role_assigner).llm.stop",
+        ),
+    ],
+)
+def test_malformed_values_are_refused_with_their_key_path(
+    tmp_path: Path, replacement: dict[str, str], path: str
+) -> None:
+    error = refusal(research_file(tmp_path, replacement))
+    assert error.field == path.replace("\\'", "'"), str(error)
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

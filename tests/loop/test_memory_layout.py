@@ -115,10 +115,13 @@ async def test_critics_see_each_others_critiques() -> None:
             )
         )
         sent = history_text(payload)
-        # Both turn-1 critiques are there: its own as its assistant turn, the other's attributed to its author.
-        assert sent.count("Critique number") == 2
-        assert f"[{other}]: Critique number" in sent and f"[{own}]:" not in sent
-        assert any(m["role"] == "assistant" and m["content"].startswith("Critique number") for m in payload["messages"])
+        # Both turn-1 critiques are there, the other's attributed to its author; its own is its assistant
+        # turn, unless it opens the window (a conversation opens with the user: then it is quoted too).
+        assert sent.count("Critique number") == 2 and f"[{other}]: Critique number" in sent
+        messages = payload["messages"]
+        assert messages[1]["role"] == "user"
+        own_turns = [m for m in messages if m["role"] == "assistant" and m["content"].startswith("Critique number")]
+        assert len(own_turns) == (0 if messages[1]["content"].startswith(f"[{own}]:") else 1)
         assert "\n\n\nthe product" not in sent  # newline runs collapsed, as the research code does
         assert "wrong. [Disagree]" not in sent  # the tag is removed from what the team sees
 
@@ -191,6 +194,14 @@ def test_research_local_layout_flattens_the_history_into_the_user_message() -> N
 @pytest.mark.parametrize("layout", ["turns", "research-api", "research-local"])
 def test_empty_system_or_prompt_is_left_out(layout: Any) -> None:
     assert lay_out(layout, "", [], "Prompt.", "Solver") == [{"role": "user", "content": "Prompt."}]
+    assert lay_out(layout, "System.", [], "", "Solver") == [{"role": "system", "content": "System."}]
+
+
+def test_turns_layout_never_opens_with_an_assistant_turn() -> None:
+    history = [Message("Expert A", "My draft.", source="Solver"), Message("Expert B", "No.")]
+    messages = lay_out("turns", "System.", history, "Prompt.", "Solver")
+    assert [message["role"] for message in messages] == ["system", "user"]
+    assert messages[1]["content"] == "[Expert A]: My draft.\n\n[Expert B]: No.\n\nPrompt."
 
 
 def test_memory_window() -> None:
@@ -198,3 +209,13 @@ def test_memory_window() -> None:
     assert [message.content for message in memory.recent()] == ["Draft.", "No."]
     assert Memory(window=0, messages=list(HISTORY)).recent() == []
     assert len(Memory(window=None, messages=list(HISTORY)).recent()) == 3
+
+
+async def test_bare_disagreements_give_nothing_to_revise() -> None:
+    """Critics that only say [Disagree] leave no critique: the discussion ends, as in the research code."""
+    responder = ScriptedResponder(
+        ceo=[TWO_CRITICS], role_assigner=[EXPERTS], solver=list(DRAFTS), critic=["[Disagree]"], evaluator=[WRONG]
+    )
+    result = await solve(responder)
+    assert responder.count("solver") == 1 and responder.count("critic") == 2
+    assert result.status == "ok" and "Draft one" in (result.final_answer or "")

@@ -95,7 +95,7 @@ async def test_an_empty_forced_answer_is_asked_again_with_final_answer_appended_
     replies = [
         FakeReply("long thoughts", completion_tokens=1000),
         FakeReply("", completion_tokens=0),
-        FakeReply("   ", completion_tokens=1),
+        FakeReply("", completion_tokens=0),
         FakeReply("\\boxed{3}", completion_tokens=3),
     ]
     generation, payloads = await forced(replies)
@@ -107,6 +107,14 @@ async def test_an_empty_forced_answer_is_asked_again_with_final_answer_appended_
         "<think>long thoughts</think><Final Answer>:",
     ]
     assert generation.content == "\\boxed{3}" and generation.requests == 4
+    assert all(payload["skip_special_tokens"] is False for payload in payloads)
+
+
+async def test_only_an_empty_forced_answer_is_asked_again() -> None:
+    """The research code retries while the reply is exactly empty: blanks are an answer (an empty one)."""
+    replies = [FakeReply("thoughts", completion_tokens=1000), FakeReply("  ", completion_tokens=1)]
+    generation, payloads = await forced(replies)
+    assert len(payloads) == 2 and generation.content == ""
 
 
 async def test_forced_answers_stop_after_three_retries() -> None:
@@ -123,6 +131,9 @@ async def test_a_model_that_does_not_think_is_told_to_answer() -> None:
     assert "continue_final_message" not in payloads[0]  # no <think> prefill
     assert payloads[1]["messages"][-1]["content"] == "a long draft<Final Answer>:"
     assert generation.content == "12"
+    # Its empty forced answer is not asked again (the research code retries for thinking models only).
+    generation, payloads = await forced([replies[0], FakeReply("", completion_tokens=0)], config)
+    assert len(payloads) == 2 and generation.content == ""
 
 
 async def test_research_keeps_an_unclosed_thought_whole_with_its_prefill() -> None:

@@ -35,6 +35,7 @@ from dataloader.base import Sample
 
 Termination = Literal["ceo_stop", "evaluator_correct", "max_turn", "solver_failed", "single_agent", "error"]
 ProblemStatus = Literal["ok", "error"]
+CEO_SENDER = "CEO"  # the research code posts the direction as `[CEO]: ...`, whatever the CEO agent is named
 
 
 class AgentUsage(BaseModel):
@@ -138,7 +139,6 @@ class TaskSolvingEnvironment:
         self.evaluate = EVALUATORS.get(rule.evaluator.type)(rule.evaluator, config.agent("evaluator"), llm)
         self.solver_config = config.agent("solver")
         self.critic_config = config.agent("critic")
-        self.ceo_name = ceo_agent.name if ceo_agent is not None else "CEO"
 
     async def solve(self, sample: Sample, observer: Observer | None = None) -> ProblemResult:
         started = time.perf_counter()
@@ -184,7 +184,7 @@ class TaskSolvingEnvironment:
         team = self.recruit(state, round_number, plan)
         if plan.direction:
             # The CEO's direction joins the team's memories (the research code posts it as `[CEO]: ...`).
-            team.broadcast(Message(sender=self.ceo_name, content=plan.direction, source=self.ceo_name))
+            team.broadcast(Message(sender=CEO_SENDER, content=plan.direction, source=CEO_SENDER))
         discussion = await self.discuss(team)
         if discussion.solution is None:
             return "solver_failed"

@@ -127,7 +127,10 @@ def all_agree(verdicts: list[CriticVerdict | None]) -> bool:
 
 
 def disagreements(verdicts: list[CriticVerdict | None]) -> str:
-    return "\n\n".join(verdict.review for verdict in verdicts if verdict is not None and not verdict.agree)
+    """The critiques that disagree and say something (a bare `[Disagree]` gives nothing to act on)."""
+    return "\n\n".join(
+        verdict.review for verdict in verdicts if verdict is not None and not verdict.agree and verdict.review
+    )
 
 
 Reviewer = Callable[[str], Awaitable[list[CriticVerdict | None]]]
