@@ -39,7 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--task", required=True, help="Task config, e.g. tasksolving/math500/m1-32b, or a path.")
     parser.add_argument("--data", type=Path, help="JSONL data file (default: data/<benchmark>/test.jsonl).")
     parser.add_argument("--limit", type=int, help="Only the first N problems.")
-    parser.add_argument("--concurrency", type=int, default=16, help="Problems in flight (default 16).")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        help="Problems in flight at once (default: the endpoints' request caps summed, which keeps them busy).",
+    )
     parser.add_argument("--run-dir", type=Path, help="Run directory (default: outputs/<benchmark>/<model>/run-K).")
     parser.add_argument("--runs", type=int, default=1, help="Independent runs (run-1..run-N) to average over.")
     parser.add_argument("--single-agent", action="store_true", help="Baseline: one solver call per problem.")
@@ -152,7 +156,7 @@ async def run_all(
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.concurrency < 1 or args.runs < 1:
+    if (args.concurrency is not None and args.concurrency < 1) or args.runs < 1:
         print("error: --concurrency and --runs must be at least 1", file=sys.stderr)
         return 2
     config, _ = load_config_or_exit(args.task, args)

@@ -29,7 +29,19 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     thinking = group.add_mutually_exclusive_group()
     thinking.add_argument("--thinking", dest="thinking", action="store_true", default=None, help="Thinking model.")
     thinking.add_argument("--no-thinking", dest="thinking", action="store_false", help="Not a thinking model.")
-    group.add_argument("--max-concurrency", type=int, help="Requests in flight per endpoint.")
+    group.add_argument(
+        "--endpoints-file",
+        metavar="FILE",
+        help="A file with one base URL per line, reread while running: replicas added join the run, replicas "
+        "removed get no new requests (instead of --base-url).",
+    )
+    group.add_argument(
+        "--max-concurrency",
+        type=concurrency_cap,
+        metavar="N|auto",
+        help="Requests in flight per endpoint: the server's batch (default 256, vLLM's default), or `auto` to "
+        "follow the server's own queue in vLLM's /metrics.",
+    )
     group.add_argument(
         "--request-timeout",
         type=float,
@@ -42,7 +54,21 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-ceo", action="store_true", help="Run without the CEO (fixed team and budget).")
 
 
+def concurrency_cap(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or auto, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    if args.base_urls and getattr(args, "endpoints_file", None):
+        raise ConfigError("command line", "--endpoints-file", "give either --base-url or --endpoints-file, not both")
     overrides: dict[str, Any] = {}
     pairs = {
         "llm.model": args.model,
@@ -51,12 +77,13 @@ def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "llm.backend": args.backend,
         "llm.thinking": args.thinking,
         "llm.max_concurrency": args.max_concurrency,
+        "llm.endpoints_file": getattr(args, "endpoints_file", None),
         "llm.timeout_s": getattr(args, "request_timeout", None),
         "llm.context_length": args.context_length,
         "environment.max_turn": args.max_turn,
     }
     overrides = {key: value for key, value in pairs.items() if value is not None}
-    if args.base_urls and not args.backend:
+    if (args.base_urls or getattr(args, "endpoints_file", None)) and not args.backend:
         overrides["llm.backend"] = "openai"  # a URL only makes sense for a server
     if args.no_ceo:
         overrides["environment.rule.ceo.type"] = "none"
@@ -69,8 +96,8 @@ def conventional_endpoint(config: TaskConfig, args: argparse.Namespace, environ:
     The key is only used with the base URL from the same convention: a key meant for one provider is
     never sent to a server that the config or the flags chose.
     """
-    named = config.llm.model_fields_set & {"base_urls", "api_key_env"}
-    if args.base_urls or args.api_key_env or named or config.llm.backend != "openai":
+    named = config.llm.model_fields_set & {"base_urls", "api_key_env", "endpoints_file"}
+    if args.base_urls or args.api_key_env or args.endpoints_file or named or config.llm.backend != "openai":
         return {}
     base_url = environ.get("OPENAI_BASE_URL")
     if not base_url:

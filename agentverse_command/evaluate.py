@@ -75,6 +75,11 @@ def print_summary(summary: RunSummary) -> None:
             f"  LLM judge {judged.model}: {percent(judged.score)}"
             f" (agreement with rules {percent(judged.agreement_with_rules)})"
         )
+    for load in summary.load:
+        print(
+            f"  in flight at {load.endpoint}: mean {load.mean_in_flight:.1f}, peak {load.peak_in_flight} "
+            f"(cap {load.cap}); {load.requests} requests waited {load.waited_for_cap_s:.1f}s in all for the cap"
+        )
     wall = summary.run_wall_time_s
     print(f"  run wall time: {'n/a' if wall is None else f'{wall:.1f}s'}")
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from agentverse.config.schema import EndpointConfig, GenerationConfig
 from agentverse.llms import openai_backend, transformers_backend  # noqa: F401  (they register themselves)
 from agentverse.llms.base import BACKENDS, Attempt, Backend, ChatMessage, ContextOverflow, LLMError, RawCompletion
+from agentverse.llms.gate import EndpointLoad
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
@@ -190,6 +191,20 @@ class LLMClient:
         """The backend's pre-run check of its endpoints (warnings; raises when none can serve)."""
         check = getattr(self.backend, "check", None)
         return await check() if check is not None else []
+
+    def load(self) -> list[EndpointLoad]:
+        """How busy each endpoint was kept (empty for backends without endpoints)."""
+        load = getattr(self.backend, "load", None)
+        return load() if load is not None else []
+
+    def request_cap(self) -> int:
+        """Requests the backend takes at once, summed over its endpoints."""
+        total = getattr(self.backend, "total_cap", None)
+        return total() if total is not None else self.config.cap()
+
+    @property
+    def notices(self) -> list[str]:
+        return list(getattr(self.backend, "notices", []))
 
     @property
     def unreachable(self) -> bool:

@@ -134,12 +134,21 @@ def parse_vllm_queue(text: str) -> tuple[float, float] | None:
     return totals["vllm:num_requests_running"], totals["vllm:num_requests_waiting"]
 
 
-def next_cap(cap: int, running: float, waiting: float, saturated: bool) -> int:
-    """The `auto` rule: a queue on the server means our cap is above its batch, so come down to
-    what it runs; no queue while our requests wait for the cap means there is room, so go up."""
+def next_cap(
+    cap: int, running: float, waiting: float, saturated: bool, ceiling: float | None
+) -> tuple[int, float | None]:
+    """The `auto` rule, as (cap, ceiling). A queue on the server means our cap is above its batch:
+    come down to what it runs, and remember that as the ceiling. No queue while our requests wait
+    for the cap means there is room: go up, but not past the ceiling (unless the server has since
+    run more than it, e.g. another replica joined behind a data-parallel endpoint)."""
     tolerated = max(1.0, running / 20)
     if waiting > tolerated:
-        return min(cap, max(AUTO_FLOOR, int(running + tolerated)))
+        return min(cap, max(AUTO_FLOOR, int(running + tolerated))), running
+    if ceiling is not None and running > ceiling:
+        ceiling = running
     if saturated and waiting == 0:
-        return min(AUTO_CEILING, max(cap + 8, int(cap * 1.25)))
-    return cap
+        higher = min(AUTO_CEILING, max(cap + 8, int(cap * 1.25)))
+        if ceiling is not None:
+            higher = min(higher, max(cap, int(ceiling + tolerated)))
+        return higher, ceiling
+    return cap, ceiling

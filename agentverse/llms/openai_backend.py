@@ -19,14 +19,16 @@ import json
 import os
 import random
 import re
+import sys
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from agentverse.config.schema import EndpointConfig, GenerationConfig
+from agentverse.config.schema import EndpointConfig, GenerationConfig, check_base_url
 from agentverse.llms.base import (
     BACKENDS,
     UNREACHABLE_KINDS,
@@ -36,7 +38,7 @@ from agentverse.llms.base import (
     LLMError,
     RawCompletion,
 )
-from agentverse.llms.gate import RequestGate
+from agentverse.llms.gate import EndpointLoad, RequestGate, next_cap, parse_vllm_queue
 
 BODY_EXCERPT_CHARS = 300
 ERROR_TEXT_CHARS = 200
@@ -47,6 +49,8 @@ CONTEXT_REJECTION = re.compile(
 )
 PROBE_AFTER_S = 30.0  # a down endpoint gets one trial request after this long
 CHECK_TIMEOUT_S = 10.0
+AUTO_INTERVAL_S = 1.0  # `auto` reads each server's queue this often
+ENDPOINTS_REREAD_S = 1.0  # the endpoints file is looked at this often
 
 
 class MissingAPIKey(ValueError):
@@ -102,6 +106,7 @@ class Endpoint:
         self.consecutive_unreachable = 0
         self.down_since: float | None = None
         self.excluded = False  # it does not serve the model: never used in this run
+        self.retired = False  # removed from the endpoints file: no new requests
         self.last_error = ""
         self._breaker_threshold = config.circuit_breaker_failures
         self._secret = api_key
@@ -119,7 +124,7 @@ class Endpoint:
     @property
     def usable(self) -> bool:
         """Up, or down long enough that one trial request may tell whether it is back."""
-        if self.excluded:
+        if self.excluded or self.retired:
             return False
         return self.down_since is None or time.monotonic() - self.down_since >= PROBE_AFTER_S
 
@@ -194,6 +199,13 @@ class Endpoint:
         except (ValueError, AttributeError, TypeError):
             raise LLMError("bad_response", f"GET {url}: not a model list") from None
 
+    async def queue(self) -> tuple[float, float] | None:
+        """(running, waiting) from vLLM's Prometheus `/metrics` beside the API; None when the server
+        publishes no such metrics. Raises LLMError when it cannot be reached."""
+        root = self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
+        status, text, _ = await self._send("GET", f"{root}/metrics", None, CHECK_TIMEOUT_S)
+        return parse_vllm_queue(text) if status == 200 else None
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -235,8 +247,94 @@ class OpenAIBackend:
 
     def __init__(self, config: EndpointConfig, environ: Mapping[str, str] | None = None) -> None:
         self.config = config
-        api_key = api_key_from(config, environ)
-        self.endpoints = [Endpoint(url, config, api_key) for url in config.base_urls]
+        self._api_key = api_key_from(config, environ)
+        self.endpoints_file = Path(config.endpoints_file) if config.endpoints_file else None
+        urls = read_endpoints_file(self.endpoints_file) if self.endpoints_file else list(config.base_urls)
+        self.endpoints = [Endpoint(url, config, self._api_key) for url in urls]
+        self.notices: list[str] = []  # what changed while running (the runner logs them)
+        self._watchers: list[asyncio.Task[None]] = []
+        self._watching = False
+        self._file_stamp: tuple[int, int] | None = None
+
+    def notice(self, text: str) -> None:
+        self.notices.append(text)
+        print(f"note: {text}", file=sys.stderr, flush=True)
+
+    def start_watching(self) -> None:
+        """Follow the servers' queues (`auto`) and the endpoints file, once a run has started."""
+        if self._watching:
+            return
+        self._watching = True
+        for endpoint in self.endpoints:
+            self.follow_queue(endpoint)
+        if self.endpoints_file is not None:
+            self._file_stamp = file_stamp(self.endpoints_file)
+            self._watchers.append(asyncio.ensure_future(self._follow_file(self.endpoints_file)))
+
+    def follow_queue(self, endpoint: Endpoint) -> None:
+        if self.config.max_concurrency == "auto":
+            self._watchers.append(asyncio.ensure_future(self._follow_queue(endpoint)))
+
+    async def _follow_queue(self, endpoint: Endpoint) -> None:
+        """`auto`: every AUTO_INTERVAL_S, move the cap by the server's queue (see `next_cap`)."""
+        ceiling: float | None = None
+        while not endpoint.retired:
+            await asyncio.sleep(AUTO_INTERVAL_S)
+            try:
+                queue = await endpoint.queue()
+            except LLMError:
+                continue  # down for now: its circuit breaker decides
+            if queue is None:
+                self.notice(f"{endpoint.base_url} publishes no vLLM /metrics: its cap stays at {endpoint.gate.limit}")
+                return
+            running, waiting = queue
+            cap, ceiling = next_cap(endpoint.gate.limit, running, waiting, endpoint.gate.saturated, ceiling)
+            endpoint.gate.set_limit(cap)
+            endpoint.gate.saturated = False
+
+    async def _follow_file(self, path: Path) -> None:
+        while True:
+            await asyncio.sleep(ENDPOINTS_REREAD_S)
+            stamp = file_stamp(path)
+            if stamp == self._file_stamp:
+                continue
+            self._file_stamp = stamp
+            try:
+                urls = read_endpoints_file(path)
+            except EndpointCheckError as error:
+                self.notice(f"{error}; keeping the current endpoints")
+                continue
+            self.sync_endpoints(urls)
+
+    def sync_endpoints(self, urls: list[str]) -> None:
+        """Add the file's new replicas; retire those it no longer lists (their requests in flight finish)."""
+        known = {endpoint.base_url: endpoint for endpoint in self.endpoints}
+        for url in urls:
+            endpoint = known.get(url)
+            if endpoint is None:
+                endpoint = Endpoint(url, self.config, self._api_key)
+                self.endpoints.append(endpoint)
+                self.follow_queue(endpoint)
+                self.notice(f"endpoints file: {url} joins the run")
+            elif endpoint.retired:
+                endpoint.retired = False
+                self.follow_queue(endpoint)
+                self.notice(f"endpoints file: {url} is back")
+        for endpoint in self.endpoints:
+            if endpoint.base_url not in urls and not endpoint.retired:
+                endpoint.retired = True
+                self.notice(f"endpoints file: {endpoint.base_url} left it: no new requests go there")
+
+    def load(self) -> list[EndpointLoad]:
+        """How busy each endpoint was kept (those that took requests, or are still listed)."""
+        return [
+            endpoint.gate.load(endpoint.base_url)
+            for endpoint in self.endpoints
+            if endpoint.gate.requests or not endpoint.retired
+        ]
+
+    def total_cap(self) -> int:
+        return sum(endpoint.gate.limit for endpoint in self.endpoints if not endpoint.retired)
 
     @property
     def unreachable(self) -> bool:
@@ -311,6 +409,7 @@ class OpenAIBackend:
     async def complete(
         self, messages: list[ChatMessage], generation: GenerationConfig, prefill: str | None = None
     ) -> RawCompletion:
+        self.start_watching()
         path, payload = self.build_request(messages, generation, prefill)
         tried: set[str] = set()
         attempts: list[Attempt] = []
@@ -349,7 +448,40 @@ class OpenAIBackend:
         return max(self.backoff(attempt), asked)
 
     async def aclose(self) -> None:
+        for watcher in self._watchers:
+            watcher.cancel()
+        await asyncio.gather(*self._watchers, return_exceptions=True)
         await asyncio.gather(*(endpoint.aclose() for endpoint in self.endpoints))
+
+
+def file_stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_size
+
+
+def read_endpoints_file(path: Path) -> list[str]:
+    """One base URL per line (blank lines and `#` comments skipped), each checked like base_urls."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise EndpointCheckError(f"endpoints file {path}: cannot read it ({error})") from None
+    urls: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        try:
+            url = check_base_url(text)
+        except ValueError as error:
+            raise EndpointCheckError(f"endpoints file {path}, line {number}: {error}") from None
+        if url not in urls:
+            urls.append(url)
+    if not urls:
+        raise EndpointCheckError(f"endpoints file {path}: no base URL in it")
+    return urls
 
 
 def failed_attempt(endpoint: str, error: LLMError, latency_s: float) -> Attempt:

@@ -153,11 +153,13 @@ async def run_benchmark(
     samples: list[Sample],
     run_dir: RunDirectory,
     *,
-    concurrency: int = 16,
+    concurrency: int | None = None,
     single_agent: bool = False,
     progress: bool = True,
 ) -> RunStats:
     llm = await checked_client(config, run_dir)  # before the slice is replaced: a dead endpoint changes nothing
+    # Enough problems in flight to keep every endpoint's request cap busy (most calls are one at a time).
+    concurrency = concurrency or llm.request_cap()
     entries = data_slice(samples)  # each sample's digest, computed once
     pending = pending_samples(samples, entries, run_dir)
     run_dir.write_slice(entries)
@@ -194,7 +196,7 @@ async def run_benchmark(
         await writer.close()
         bar.close()
         stats.wall_time_s = time.perf_counter() - started
-        finish_log(run_dir, stats, writer)
+        finish_log(run_dir, stats, writer, llm)
     return stats
 
 
@@ -207,13 +209,16 @@ def stop_reason(llm: LLMClient, writer: RecordWriter) -> str | None:
     return None
 
 
-def finish_log(run_dir: RunDirectory, stats: RunStats, writer: RecordWriter) -> None:
+def finish_log(run_dir: RunDirectory, stats: RunStats, writer: RecordWriter, llm: LLMClient) -> None:
     if writer.unwritten:
         lost = ", ".join(record.sample_id for record in writer.unwritten)
         stats.lost = [record.sample_id for record in writer.unwritten]
         print(f"error: {len(writer.unwritten)} finished problems could not be written: {lost}", file=sys.stderr)
     counts = f"{stats.errors} errors, {stats.not_started} not started, {len(writer.unwritten)} not written"
     with contextlib.suppress(OSError):  # the log may live on the disk that failed
+        for notice in llm.notices:
+            run_dir.log(f"note: {notice}")
+        run_dir.write_load(llm.load())
         if stats.stopped is not None:
             run_dir.log(f"stopped: {stats.stopped}")
         run_dir.log(f"end: {stats.done} run ({counts}) in {stats.wall_time_s:.1f}s")

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from agentverse.config.schema import TaskConfig
 from agentverse.environments.tasksolving.environment import ProblemResult, ProblemStatus
 from agentverse.graders.base import Grade
+from agentverse.llms.gate import EndpointLoad
 from dataloader.base import Sample
 
 CONFIG_FILE = "config.yaml"
@@ -37,6 +38,7 @@ RECORDS_FILE = "records.jsonl"
 SLICE_FILE = "slice.json"
 LOG_FILE = "run.log"
 SUMMARY_FILE = "summary.json"
+LOAD_FILE = "load.json"  # how busy each endpoint was kept in the latest invocation
 LOCK_FILE = ".lock"
 # Transport settings: they decide where and how requests travel, never what a result is (an
 # infrastructure failure never changes a result), so a run may resume with other values.
@@ -258,6 +260,15 @@ class RunDirectory:
     def write_slice(self, entries: list[SliceEntry]) -> None:
         payload = json.dumps([entry.model_dump() for entry in entries])
         self.write_atomically(self.path / SLICE_FILE, payload)
+
+    def write_load(self, loads: list[EndpointLoad]) -> None:
+        self.write_atomically(self.path / LOAD_FILE, json.dumps([load.model_dump() for load in loads]))
+
+    def read_load(self) -> list[EndpointLoad]:
+        path = self.path / LOAD_FILE
+        if not path.exists():
+            return []
+        return [EndpointLoad.model_validate(entry) for entry in json.loads(path.read_text(encoding="utf-8"))]
 
     def read_slice(self) -> list[SliceEntry] | None:
         """The latest invocation's problems, or None for a run directory written before slices."""

@@ -26,6 +26,7 @@ from agentverse.config.schema import TaskConfig
 from agentverse.environments.tasksolving.environment import AgentUsage, ProblemResult
 from agentverse.environments.tasksolving.state import RoundPlan
 from agentverse.graders.base import Grade, GradeStatus
+from agentverse.llms.gate import EndpointLoad
 from agentverse.runs.grading import grade_result, with_grade
 from agentverse.runs.store import RunDirectory, RunRecord
 
@@ -105,6 +106,9 @@ class RunSummary(Summary):
     problem_wall_time_s: float | None
     run_wall_time_s: float | None
     judge: JudgeSummary | None = None
+    load: list[EndpointLoad] = Field(
+        default_factory=list, description="Requests in flight per endpoint in the latest invocation (mean, peak)."
+    )
 
 
 class RunsAggregate(Summary):
@@ -377,6 +381,7 @@ async def evaluate_run(path: Path, *, regrade_answers: bool = False, judge: Judg
     )
     if judge is not None:
         summary.judge = await judge_records(list(records), judge, path / JUDGE_CACHE_FILE)
+    summary.load = run_dir.read_load()
     run_dir.write_summary(summary)
     return summary
 

@@ -52,6 +52,11 @@ class FakeOpenAIServer:
     max_in_flight: int = 0
     port: int = 0
     models: tuple[str, ...] = ("fake",)  # what GET /v1/models lists
+    # Like vLLM's max_num_seqs: at most this many requests run at once, the rest wait in a queue,
+    # and GET /metrics reports both as vLLM does. None: no batch limit and no /metrics.
+    batch_limit: int | None = None
+    waiting: int = 0
+    _batch: asyncio.Semaphore | None = None
     _runner: web.AppRunner | None = None
 
     @property
@@ -63,6 +68,9 @@ class FakeOpenAIServer:
         app.router.add_post("/v1/chat/completions", self._handle)
         app.router.add_post("/v1/completions", self._handle)
         app.router.add_get("/v1/models", self._models)
+        if self.batch_limit is not None:
+            self._batch = asyncio.Semaphore(self.batch_limit)
+            app.router.add_get("/metrics", self._metrics)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
@@ -84,6 +92,16 @@ class FakeOpenAIServer:
     async def _models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": name, "object": "model"} for name in self.models]})
 
+    async def _metrics(self, request: web.Request) -> web.Response:
+        running = self.in_flight - self.waiting
+        lines = [
+            "# TYPE vllm:num_requests_running gauge",
+            f'vllm:num_requests_running{{engine="0",model_name="{self.models[0]}"}} {float(running)}',
+            "# TYPE vllm:num_requests_waiting gauge",
+            f'vllm:num_requests_waiting{{engine="0",model_name="{self.models[0]}"}} {float(self.waiting)}',
+        ]
+        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         payload = await request.json()
         record = RecordedRequest(request.path, payload, time.perf_counter())
@@ -91,7 +109,17 @@ class FakeOpenAIServer:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            return await self._answer(request, payload, record)
+            if self._batch is None:
+                return await self._answer(request, payload, record)
+            self.waiting += 1
+            try:
+                await self._batch.acquire()
+            finally:
+                self.waiting -= 1
+            try:
+                return await self._answer(request, payload, record)
+            finally:
+                self._batch.release()
         finally:
             self.in_flight -= 1
             record.finished = time.perf_counter()
@@ -226,8 +254,9 @@ class BackgroundServer:
         latency: LatencyModel | None = None,
         port: int = 0,
         models: tuple[str, ...] = ("fake",),
+        batch_limit: int | None = None,
     ) -> None:
-        self.server = FakeOpenAIServer(responder, latency=latency, port=port, models=models)
+        self.server = FakeOpenAIServer(responder, latency=latency, port=port, models=models, batch_limit=batch_limit)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: Any = None
 
