@@ -142,7 +142,9 @@ serve_defaults() {
   MODEL_PATH="${MODEL_PATH:-Can111/m1-32b}"
   SERVED_MODEL_NAME="${SERVED_MODEL_NAME:-m1-32b}"
   if [[ "${SERVE_DEVICE}" == "gpu" ]]; then
-    TENSOR_PARALLEL_SIZE="${TENSOR_PARALLEL_SIZE:-$(serve_gpu_count)}"
+    # Every GPU of the node, shared among the data-parallel replicas this node runs.
+    local replicas="${DATA_PARALLEL_SIZE_LOCAL:-${DATA_PARALLEL_SIZE:-1}}"
+    TENSOR_PARALLEL_SIZE="${TENSOR_PARALLEL_SIZE:-$(($(serve_gpu_count) / replicas))}"
     if [[ "${TENSOR_PARALLEL_SIZE}" == "0" ]]; then
       TENSOR_PARALLEL_SIZE=1
     fi
@@ -163,6 +165,72 @@ serve_defaults() {
   fi
   LOG_FILE="${LOG_FILE:-${root}/.cache/serve/server-${PORT}.log}"
   PID_FILE="${PID_FILE:-${root}/.cache/serve/server-${PORT}.pid}"
+}
+
+# serve_args [EXTRA_VLLM_ARGS...]: the vLLM arguments for the settings, in the array SERVE_ARGS.
+# Scale-out settings (vLLM's own machinery; unset means off):
+#   DATA_PARALLEL_SIZE        engine replicas behind one API endpoint (--data-parallel-size)
+#   DATA_PARALLEL_SIZE_LOCAL  replicas on this node, when the replicas span nodes
+#   DATA_PARALLEL_ADDRESS     the first node's address, DATA_PARALLEL_RPC_PORT its port
+#   DATA_PARALLEL_START_RANK  the first replica rank on this node; above 0 the node runs its
+#                             engines only (--headless): the API is served by the first node
+#   PIPELINE_PARALLEL_SIZE    pipeline stages (one per node of a Ray cluster; see serve_ray_cluster.sh)
+#   THINKING_BUDGET=1         enable vLLM's per-request thinking_token_budget (--reasoning-config
+#                             with <think> ... </think>), for llm.budget_forcing: server
+serve_args() {
+  SERVE_ARGS=(
+    --model "${MODEL_PATH}"
+    --served-model-name "${SERVED_MODEL_NAME}"
+    --host "${HOST}"
+    --port "${PORT}"
+    --dtype "${DTYPE}"
+    --max-model-len "${MAX_MODEL_LEN}"
+    --tensor-parallel-size "${TENSOR_PARALLEL_SIZE}"
+    --enable-prefix-caching
+  )
+  if [[ "${SERVE_DEVICE}" == "cpu" ]]; then
+    # CPU graph compilation triples startup (about 84 s against 28 s) for a smoke server.
+    SERVE_ARGS+=(--enforce-eager)
+  fi
+  if [[ -n "${DATA_PARALLEL_SIZE:-}" ]]; then
+    SERVE_ARGS+=(--data-parallel-size "${DATA_PARALLEL_SIZE}")
+  fi
+  if [[ -n "${DATA_PARALLEL_SIZE_LOCAL:-}" ]]; then
+    SERVE_ARGS+=(--data-parallel-size-local "${DATA_PARALLEL_SIZE_LOCAL}")
+  fi
+  if [[ -n "${DATA_PARALLEL_ADDRESS:-}" ]]; then
+    SERVE_ARGS+=(--data-parallel-address "${DATA_PARALLEL_ADDRESS}")
+  fi
+  if [[ -n "${DATA_PARALLEL_RPC_PORT:-}" ]]; then
+    SERVE_ARGS+=(--data-parallel-rpc-port "${DATA_PARALLEL_RPC_PORT}")
+  fi
+  if [[ -n "${DATA_PARALLEL_START_RANK:-}" ]]; then
+    SERVE_ARGS+=(--data-parallel-start-rank "${DATA_PARALLEL_START_RANK}")
+    if [[ "${DATA_PARALLEL_START_RANK}" != "0" ]]; then
+      SERVE_ARGS+=(--headless)
+    fi
+  fi
+  if [[ -n "${PIPELINE_PARALLEL_SIZE:-}" && "${PIPELINE_PARALLEL_SIZE}" != "1" ]]; then
+    SERVE_ARGS+=(--pipeline-parallel-size "${PIPELINE_PARALLEL_SIZE}" --distributed-executor-backend ray)
+  fi
+  if [[ "${THINKING_BUDGET:-0}" == "1" ]]; then
+    SERVE_ARGS+=(--reasoning-config '{"reasoning_start_str": "<think>", "reasoning_end_str": "</think>"}')
+  fi
+  SERVE_ARGS+=("$@")
+}
+
+# serve_headless: this node runs data-parallel engines only (no API server to wait for).
+serve_headless() {
+  [[ -n "${DATA_PARALLEL_START_RANK:-}" && "${DATA_PARALLEL_START_RANK}" != "0" ]]
+}
+
+# serve_command_line [EXTRA_VLLM_ARGS...]: the exact command start_server runs, shell-quoted.
+serve_command_line() {
+  serve_defaults
+  serve_args "$@"
+  local quoted
+  printf -v quoted ' %q' "${SERVE_PYTHON}" -m vllm.entrypoints.openai.api_server "${SERVE_ARGS[@]}"
+  echo "${quoted# }"
 }
 
 # Export the environment the server process runs with: caches inside the repo's ignored .cache/.
@@ -201,21 +269,8 @@ start_server() {
     return 1
   fi
 
-  local args=(
-    --model "${MODEL_PATH}"
-    --served-model-name "${SERVED_MODEL_NAME}"
-    --host "${HOST}"
-    --port "${PORT}"
-    --dtype "${DTYPE}"
-    --max-model-len "${MAX_MODEL_LEN}"
-    --tensor-parallel-size "${TENSOR_PARALLEL_SIZE}"
-    --enable-prefix-caching
-  )
-  if [[ "${SERVE_DEVICE}" == "cpu" ]]; then
-    # CPU graph compilation triples startup (about 84 s against 28 s) for a smoke server.
-    args+=(--enforce-eager)
-  fi
-  args+=("$@")
+  serve_args "$@"
+  local args=("${SERVE_ARGS[@]}")
 
   mkdir -p "$(dirname "${LOG_FILE}")" "$(dirname "${PID_FILE}")" "${VLLM_CACHE_ROOT}"
   echo "starting vLLM (${SERVE_DEVICE}): model ${MODEL_PATH} as ${SERVED_MODEL_NAME}," \

