@@ -28,6 +28,11 @@ class GenerationConfig(StrictModel):
     top_p: float = Field(default=0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     stop: tuple[str, ...] = Field(default=(), description="Stop strings.")
     seed: int | None = Field(default=None, description="Sampling seed, when the server honours it.")
+    thinking_token_budget: PositiveInt | None = Field(
+        default=None,
+        description="Most tokens of thinking, enforced by the server (vLLM's thinking_token_budget, served with "
+        "THINKING_BUDGET=1); set per call by `llm.budget_forcing: server`.",
+    )
 
 
 def check_base_url(url: str) -> str:
@@ -71,13 +76,15 @@ class EndpointConfig(StrictModel):
         min_length=1,
         description="What a thinking model's reply is prefilled with (the research code: `<think>`, no newline).",
     )
-    budget_forcing: Literal["length", "research"] = Field(
+    budget_forcing: Literal["length", "research", "server"] = Field(
         default="length",
         description="`length`: a thinking model whose reply is cut while thinking gets `</think>` and a short "
         "budget to answer. `research`: the research code's local path: when the reply reaches max_tokens - 200 "
         "tokens (server usage), a second request continues `<think>` + reply + `</think>` (`<Final Answer>:` "
         "for a model that does not think); a thinking model's empty answer is asked again up to 3 times. "
-        "Serve without a reasoning parser, so that the thoughts come back in the text.",
+        "Serve without a reasoning parser, so that the thoughts come back in the text. `server`: one request; "
+        "vLLM ends the thinking at max_tokens itself (thinking_token_budget) and the answer gets "
+        "min(context - B, B / 2) more tokens (serve with THINKING_BUDGET=1).",
     )
     budget_forcing_margin: Annotated[int, Field(ge=0)] = Field(
         default=200,

@@ -102,6 +102,8 @@ class LLMClient:
             generation = self.fit_to_context(messages, generation)
         if self.config.budget_forcing == "research":
             content, reasoning, raws, forced = await self._generate_research(messages, generation)
+        elif self.config.thinking and self.config.budget_forcing == "server":
+            content, reasoning, raws, forced = await self._generate_server_budget(messages, generation)
         elif self.config.thinking:
             content, reasoning, raws, forced = await self._generate_thinking(messages, generation)
         else:
@@ -186,6 +188,22 @@ class LLMClient:
             if raws[-1].text != "":
                 break
         return content, kept_text(text)[0] or text.strip(), raws, True
+
+    async def _generate_server_budget(
+        self, messages: list[ChatMessage], generation: GenerationConfig
+    ) -> tuple[str, str | None, list[RawCompletion], bool]:
+        """One request: the server ends the thinking at the budget B itself, and the answer gets the
+        forced answer's budget, min(context - B, B / 2), on top."""
+        budget = generation.max_tokens
+        answer_budget = max(1, min(self.config.context_length - budget, budget // 2))
+        one = generation.model_copy(update={"max_tokens": budget + answer_budget, "thinking_token_budget": budget})
+        if self.config.fit_to_context:
+            one = self.fit_to_context(messages, one)
+        raw = await self.backend.complete(messages, one, self.config.think_prefill)
+        if raw.reasoning is not None:  # the server's reasoning parser split it
+            return raw.text.strip(), raw.reasoning, [raw], False
+        reasoning, content = split_reasoning(raw.text)
+        return content, reasoning, [raw], False
 
     async def check(self) -> list[str]:
         """The backend's pre-run check of its endpoints (warnings; raises when none can serve)."""

@@ -394,6 +394,8 @@ class OpenAIBackend:
             sampling["stop"] = list(generation.stop)
         if generation.seed is not None:
             sampling["seed"] = generation.seed
+        if generation.thinking_token_budget is not None:
+            sampling["thinking_token_budget"] = generation.thinking_token_budget
         if self.config.budget_forcing == "research":
             sampling["skip_special_tokens"] = False  # as the research code's vLLM calls: `</think>` stays visible
         if prefill is not None and self.config.continuation_api == "completions":

@@ -285,6 +285,32 @@ class BackgroundServer:
         self._thread.join(timeout=30)
 
 
+TWO_ROUNDS_CEO = (
+    "### Decision: <Continue>\n### Recruit Number: {recruits}\n### Direction: {direction}\n### Maximum Tokens: 4096"
+)
+ROUND_ONE, ROUND_TWO = "Check each step.", "Recheck the answer."
+CRITIQUE = "The last step is wrong."
+
+
+def two_round_dialogue(payload: dict[str, Any]) -> FakeReply:
+    """The 13-call dialogue of the research transcript api_2rounds, for every problem: round 1 with
+    one critic who disagrees once and an evaluator who says 0; round 2 with two critics who agree
+    and an evaluator who says 1. Each reply is read off the request itself, so any number of
+    replicas (and reruns) answer alike."""
+    agent = classify_agent(payload)
+    text = "\n".join(message.get("content", "") for message in payload.get("messages", []))
+    if agent == "ceo":
+        first = "No solution yet." in text
+        return FakeReply(TWO_ROUNDS_CEO.format(recruits=2 if first else 3, direction=ROUND_ONE if first else ROUND_TWO))
+    if agent == "critic":
+        disagree = ROUND_ONE in text and CRITIQUE not in text
+        return FakeReply(f"{CRITIQUE} [Disagree]" if disagree else "It holds. [Agree]")
+    if agent == "evaluator":
+        verdict = "1" if "A programmer specialized in Python" in text else "0"  # round 2 recruits a third expert
+        return FakeReply(f"### Correctness: {verdict}\n### Advice: Recheck.\n### Recruiting Suggestion: None.")
+    return FakeReply(cooperative_reply(agent, payload))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve the cooperative responder: `python -m agentverse.testing.fake_server --port 8123`."""
     import argparse
@@ -302,11 +328,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--model", action="append", dest="models", help="A model name GET /v1/models lists (repeatable; default fake)."
     )
+    parser.add_argument(
+        "--dialogue",
+        choices=["cooperative", "two-rounds"],
+        default="cooperative",
+        help="cooperative: every agent agrees (5 calls a problem); two-rounds: the 13-call dialogue of api_2rounds.",
+    )
+    parser.add_argument(
+        "--batch-limit", type=int, help="Run at most this many at once, queue the rest; serve /metrics."
+    )
     args = parser.parse_args(argv)
     filler = " ".join(["thinking"] * args.pad_words)
+    dialogue: Responder = two_round_dialogue if args.dialogue == "two-rounds" else cooperative_responder
 
     def responder(payload: dict[str, Any]) -> FakeReply:
-        reply = cooperative_responder(payload)
+        reply = dialogue(payload)
+        assert isinstance(reply, FakeReply)
         return FakeReply(f"{filler}\n{reply.text}" if filler else reply.text)
 
     def gpu_like(tokens: int, in_flight: int) -> float:
@@ -316,7 +353,9 @@ def main(argv: list[str] | None = None) -> int:
     async def serve() -> None:
         latency = gpu_like if args.step_time else None
         models = tuple(args.models or ["fake"])
-        server = FakeOpenAIServer(responder, latency=latency, port=args.port, models=models)
+        server = FakeOpenAIServer(
+            responder, latency=latency, port=args.port, models=models, batch_limit=args.batch_limit
+        )
         await server.start()
         print(f"serving on {server.base_url}", flush=True)
         await asyncio.Event().wait()

@@ -177,3 +177,12 @@ def test_the_benchmark_command_runs_an_imported_config_paper_exactly(tmp_path: P
     result = record["result"]
     assert record["status"] == "ok" and result["termination"] == "evaluator_correct" and result["rounds"] == 2
     assert "\\boxed{55}" in result["final_answer"] and record["grade"]["status"] == "correct"
+
+
+async def test_server_budget_forcing_sends_one_request_with_the_thinking_budget() -> None:
+    config = EndpointConfig(model="m1-32b", thinking=True, budget_forcing="server", context_length=32768)
+    generation, payloads = await forced([FakeReply("thoughts</think> \\boxed{4}", completion_tokens=900)], config)
+    (payload,) = payloads
+    assert payload["thinking_token_budget"] == 1000 and payload["max_tokens"] == 1500  # + min(32768 - B, B / 2)
+    assert payload["messages"][-1] == {"role": "assistant", "content": "<think>\n"}
+    assert generation.content == "\\boxed{4}" and generation.reasoning == "thoughts" and generation.requests == 1
