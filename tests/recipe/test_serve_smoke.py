@@ -94,6 +94,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "SERVE_DEVICE": "cpu",
         "SERVE_PYTHON": str(SERVE_PYTHON),
         "SERVE_TIMEOUT": str(STARTUP_TIMEOUT_S),
+        "THINKING_BUDGET": "1",  # per-request thinking budgets (llm.budget_forcing: server)
         "LOG_FILE": str(work / "server.log"),
         "PID_FILE": str(work / "server.pid"),
     }
@@ -247,6 +248,21 @@ def test_chat_assistant_prefill_continues_without_repeating(server: Server) -> N
     text = chat_text(continued)
     assert "Paris" in text
     assert not text.lstrip().startswith("The capital")
+
+
+def test_the_server_ends_a_thought_at_its_thinking_budget(server: Server) -> None:
+    """`thinking_token_budget` (what `llm.budget_forcing: server` sends) is accepted, and vLLM itself
+    closes the thought at the budget: counting words would go on for the whole max_tokens."""
+    thought = [{"role": "user", "content": "Count from one to fifty in words."}]
+    thought.append({"role": "assistant", "content": "<think>\nOne, two, three, four,"})
+    request = {"messages": thought, "max_tokens": 48, "temperature": 0.0, "skip_special_tokens": False}
+    request |= {"continue_final_message": True, "add_generation_prompt": False}
+    free = chat_text(post(server, "/chat/completions", request))
+    assert "</think>" not in free
+    budgeted = post(server, "/chat/completions", {**request, "thinking_token_budget": 24})
+    text = chat_text(budgeted)
+    assert "</think>" in text  # the server closed the thought
+    assert len(text.split("</think>", 1)[0].split()) < len(free.split())
 
 
 def test_completions_with_raw_chatml_prompt(server: Server) -> None:
