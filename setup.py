@@ -48,6 +48,7 @@ setup(
             "agentverse-evaluate=agentverse_command.evaluate:main",
             "agentverse-report=agentverse_command.report:main",
             "agentverse-import-config=agentverse_command.import_config:main",
+            "agentverse-sweep=agentverse_command.sweep:main",
         ]
     },
 )

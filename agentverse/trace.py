@@ -55,6 +55,7 @@ EventKind = Literal[
     "agent_failed",
     "infrastructure_error",
     "termination",
+    "vote",
 ]
 
 

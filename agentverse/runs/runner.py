@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from agentverse.config.schema import TaskConfig
 from agentverse.environments.tasksolving.environment import TaskSolvingEnvironment
+from agentverse.environments.tasksolving.self_consistency import SelfConsistencyEnvironment
 from agentverse.environments.tasksolving.single_agent import SingleAgentEnvironment
 from agentverse.llms.client import LLMClient
 from agentverse.runs.grading import grade_result, with_grade
@@ -66,7 +67,7 @@ class RunStats:
 
 
 async def solve_one(
-    environment: TaskSolvingEnvironment | SingleAgentEnvironment,
+    environment: Environment,
     config: TaskConfig,
     sample: Sample,
     mode: RunMode,
@@ -148,6 +149,18 @@ async def checked_client(config: TaskConfig, run_dir: RunDirectory) -> LLMClient
     return llm
 
 
+Environment = TaskSolvingEnvironment | SingleAgentEnvironment | SelfConsistencyEnvironment
+
+
+@dataclass
+class SharedClient:
+    """A client (and a problems-in-flight budget) shared by several runs, e.g. the points of a sweep:
+    the runs neither check nor close it."""
+
+    llm: LLMClient
+    gate: asyncio.Semaphore
+
+
 async def run_benchmark(
     config: TaskConfig,
     samples: list[Sample],
@@ -156,18 +169,25 @@ async def run_benchmark(
     concurrency: int | None = None,
     single_agent: bool = False,
     progress: bool = True,
+    shared: SharedClient | None = None,
+    self_consistency: int | None = None,
 ) -> RunStats:
-    llm = await checked_client(config, run_dir)  # before the slice is replaced: a dead endpoint changes nothing
-    # Enough problems in flight to keep every endpoint's request cap busy (most calls are one at a time).
-    concurrency = concurrency or llm.request_cap()
+    """Run the samples not yet finished in `run_dir`. `self_consistency=k`: k solver samples and a
+    majority vote per problem instead of the loop; `single_agent`: one solver call."""
+    # Checked before the slice is replaced: a dead endpoint changes nothing.
+    llm = shared.llm if shared is not None else await checked_client(config, run_dir)
     entries = data_slice(samples)  # each sample's digest, computed once
     pending = pending_samples(samples, entries, run_dir)
     run_dir.write_slice(entries)
     stats = RunStats(total=len(samples), skipped=len(samples) - len(pending))
     mode: RunMode = "single-agent" if single_agent else "multi-agent"
+    if self_consistency is not None:
+        mode = "self-consistency"
+    # Enough problems in flight to keep every endpoint's request cap busy (most calls are one at a time).
+    concurrency = concurrency or llm.request_cap()
     run_dir.log(f"start: {len(pending)} to run, {stats.skipped} already done, concurrency {concurrency}, {mode}")
-    environment = SingleAgentEnvironment(config, llm) if single_agent else TaskSolvingEnvironment(config, llm)
-    gate = asyncio.Semaphore(concurrency)
+    environment = build_environment(config, llm, single_agent, self_consistency)
+    gate = shared.gate if shared is not None else asyncio.Semaphore(concurrency)
     bar = tqdm(total=len(samples), initial=stats.skipped, disable=not progress, desc=config.task.name, unit="problem")
 
     def written(batch: list[RunRecord]) -> None:
@@ -192,12 +212,23 @@ async def run_benchmark(
     try:
         await asyncio.gather(*(run_one(sample) for sample in pending))
     finally:
-        await llm.aclose()
+        if shared is None:
+            await llm.aclose()
         await writer.close()
         bar.close()
         stats.wall_time_s = time.perf_counter() - started
-        finish_log(run_dir, stats, writer, llm)
+        finish_log(run_dir, stats, writer, llm if shared is None else None)  # a shared client's load is the sweep's
     return stats
+
+
+def build_environment(
+    config: TaskConfig, llm: LLMClient, single_agent: bool, self_consistency: int | None
+) -> Environment:
+    if self_consistency is not None:
+        return SelfConsistencyEnvironment(config, llm, self_consistency)
+    if single_agent:
+        return SingleAgentEnvironment(config, llm)
+    return TaskSolvingEnvironment(config, llm)
 
 
 def stop_reason(llm: LLMClient, writer: RecordWriter) -> str | None:
@@ -209,16 +240,17 @@ def stop_reason(llm: LLMClient, writer: RecordWriter) -> str | None:
     return None
 
 
-def finish_log(run_dir: RunDirectory, stats: RunStats, writer: RecordWriter, llm: LLMClient) -> None:
+def finish_log(run_dir: RunDirectory, stats: RunStats, writer: RecordWriter, llm: LLMClient | None) -> None:
     if writer.unwritten:
         lost = ", ".join(record.sample_id for record in writer.unwritten)
         stats.lost = [record.sample_id for record in writer.unwritten]
         print(f"error: {len(writer.unwritten)} finished problems could not be written: {lost}", file=sys.stderr)
     counts = f"{stats.errors} errors, {stats.not_started} not started, {len(writer.unwritten)} not written"
     with contextlib.suppress(OSError):  # the log may live on the disk that failed
-        for notice in llm.notices:
-            run_dir.log(f"note: {notice}")
-        run_dir.write_load(llm.load())
+        if llm is not None:
+            for notice in llm.notices:
+                run_dir.log(f"note: {notice}")
+            run_dir.write_load(llm.load())
         if stats.stopped is not None:
             run_dir.log(f"stopped: {stats.stopped}")
         run_dir.log(f"end: {stats.done} run ({counts}) in {stats.wall_time_s:.1f}s")

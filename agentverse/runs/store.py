@@ -62,7 +62,7 @@ def sample_digest(sample: Sample) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
-RunMode = Literal["multi-agent", "single-agent"]
+RunMode = Literal["multi-agent", "single-agent", "self-consistency"]
 
 
 class RunRecord(BaseModel):

@@ -33,7 +33,9 @@ from agentverse.llms.client import LLMClient
 from agentverse.trace import CallRecord, Observer, Trace, TraceEvent
 from dataloader.base import Sample
 
-Termination = Literal["ceo_stop", "evaluator_correct", "max_turn", "solver_failed", "single_agent", "error"]
+Termination = Literal[
+    "ceo_stop", "evaluator_correct", "max_turn", "solver_failed", "single_agent", "self_consistency", "error"
+]
 ProblemStatus = Literal["ok", "error"]
 CEO_SENDER = "CEO"  # the research code posts the direction as `[CEO]: ...`, whatever the CEO agent is named
 

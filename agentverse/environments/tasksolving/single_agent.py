@@ -12,6 +12,16 @@ from agentverse.trace import Observer, Trace
 from dataloader.base import Sample
 
 
+def solver_variables(sample: Sample) -> dict[str, str]:
+    """The solver's prompt values when it works alone: no direction, advice or reviews."""
+    return {
+        "task_description": sample.input,
+        "direction": "None given.",
+        "advice": "No advice yet.",
+        "critiques": "No reviews yet.",
+    }
+
+
 class SingleAgentEnvironment:
     def __init__(self, config: TaskConfig, llm: LLMClient) -> None:
         self.config = config
@@ -21,14 +31,8 @@ class SingleAgentEnvironment:
         started = time.perf_counter()
         trace = Trace(observer)
         solver = Agent(self.config.agent("solver"), self.llm, trace)
-        variables = {
-            "task_description": sample.input,
-            "direction": "None given.",
-            "advice": "No advice yet.",
-            "critiques": "No reviews yet.",
-        }
         try:
-            outcome = await solver.step(1, variables)
+            outcome = await solver.step(1, solver_variables(sample))
         except InfrastructureFailure as failure:
             trace.event(1, "infrastructure_error", agent=failure.agent, error=failure.cause)
             return self.result(sample, trace, None, started, error=str(failure))

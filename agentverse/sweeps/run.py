@@ -1,0 +1,126 @@
+"""Run every system of a sweep at once: one event loop, one client per endpoint, one budget of
+problems in flight shared by all points, each run in its own resumable run directory.
+
+A matched single agent starts when its grid point's runs are done (it needs their mean
+completion tokens); everything else starts together, so the sweep takes about as long as its
+longest point rather than the sum. Rerunning resumes every run directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+from pathlib import Path
+
+import yaml
+
+from agentverse.config.schema import TaskConfig
+from agentverse.llms.client import LLMClient
+from agentverse.runs.runner import SharedClient, run_benchmark
+from agentverse.runs.store import RunDirectory, RunDirError
+from agentverse.sweeps.spec import SweepSpec, System, matched_single_agent, seeded, systems
+from dataloader.base import Sample
+
+POINTS = "points"
+
+
+class SweepStopped(RuntimeError):
+    """A run of the sweep stopped before its problems were done (e.g. every endpoint down)."""
+
+
+def run_directory(out: Path, system: str, run: int) -> RunDirectory:
+    return RunDirectory(out / POINTS / system / f"run-{run}")
+
+
+def mean_completion_tokens(out: Path, system: str, runs: int) -> float | None:
+    """Completion tokens per completed problem, over the system's runs (the matched-compute budget)."""
+    tokens = [
+        record.result.completion_tokens
+        for run in range(1, runs + 1)
+        for record in run_directory(out, system, run).latest_records().values()
+        if record.status == "ok" and record.result is not None
+    ]
+    return statistics.fmean(tokens) if tokens else None
+
+
+def recorded_solver_budget(directory: RunDirectory) -> int | None:
+    """The solver budget a single-agent run directory was started with (kept when resuming)."""
+    if not directory.config_path.exists():
+        return None
+    raw = yaml.safe_load(directory.config_path.read_text(encoding="utf-8"))
+    solver = next(agent for agent in raw["agents"] if agent["agent_type"] == "solver")
+    return int(solver["llm"]["max_tokens"])
+
+
+class Sweep:
+    def __init__(self, spec: SweepSpec, base: TaskConfig, samples: list[Sample], out: Path, source: str) -> None:
+        self.spec = spec
+        self.samples = samples
+        self.out = out
+        self.systems = systems(spec, base, source)
+        self.clients: dict[str, LLMClient] = {}
+        self.stopped: list[str] = []
+
+    def client(self, config: TaskConfig) -> LLMClient:
+        """One client per endpoint configuration, shared by every system that uses it."""
+        key = config.llm.model_dump_json()
+        if key not in self.clients:
+            self.clients[key] = LLMClient.from_config(config.llm)
+        return self.clients[key]
+
+    async def run(self, concurrency: int | None, held: contextlib.ExitStack) -> list[System]:
+        for system in self.systems:
+            self.client(system.config)
+        try:
+            for client in self.clients.values():
+                await client.check()
+            total = concurrency or sum(client.request_cap() for client in self.clients.values())
+            gate = asyncio.Semaphore(total)
+            finished = await asyncio.gather(*(self.run_system(system, gate, held) for system in self.systems))
+        finally:
+            await asyncio.gather(*(client.aclose() for client in self.clients.values()))
+        if self.stopped:
+            raise SweepStopped("; ".join(self.stopped))
+        return [system for group in finished for system in group]
+
+    async def run_system(self, system: System, gate: asyncio.Semaphore, held: contextlib.ExitStack) -> list[System]:
+        await self.run_runs(system, gate, held)
+        if system.kind != "mas" or self.spec.baselines.single_agent is None:
+            return [system]
+        matched = self.matched(system)
+        if matched is None:  # no problem completed: nothing to match
+            return [system]
+        await self.run_runs(matched, gate, held)
+        return [system, matched]
+
+    def matched(self, point: System) -> System | None:
+        kept = recorded_solver_budget(run_directory(self.out, point.name + "+single-agent", 1))
+        tokens = mean_completion_tokens(self.out, point.name, self.spec.runs)
+        budget = kept if kept is not None else (max(1, round(tokens)) if tokens is not None else None)
+        return matched_single_agent(point, budget) if budget is not None else None
+
+    async def run_runs(self, system: System, gate: asyncio.Semaphore, held: contextlib.ExitStack) -> None:
+        shared = SharedClient(self.client(system.config), gate)
+
+        async def one(run: int) -> None:
+            directory = run_directory(self.out, system.name, run)
+            config = seeded(system.config, run)
+            try:
+                held.enter_context(directory.exclusive())
+                directory.prepare(config)
+            except OSError as error:
+                raise RunDirError(f"{directory.path}: cannot write the run directory ({error.strerror})") from None
+            stats = await run_benchmark(
+                config,
+                self.samples,
+                directory,
+                progress=False,
+                shared=shared,
+                single_agent=system.kind == "single-agent",
+                self_consistency=system.samples if system.kind == "self-consistency" else None,
+            )
+            if stats.stopped is not None:
+                self.stopped.append(f"{directory.path}: {stats.stopped}")
+
+        await asyncio.gather(*(one(run) for run in range(1, self.spec.runs + 1)))

@@ -1,0 +1,119 @@
+"""The statistics of a sweep: means with standard errors and bootstrap intervals over problems and
+runs, paired comparisons over problems, and the unbiased pass@k.
+
+Scores are a matrix: one row per problem, one entry per run in which that problem completed
+(errors are excluded, so rows may differ in length). The unit of resampling is the problem.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from dataclasses import dataclass
+
+Scores = list[list[float]]  # per problem: its score in each run where it completed
+
+
+@dataclass(frozen=True)
+class Estimate:
+    mean: float  # over every (problem, run) score
+    standard_error: float  # of the mean, over problems (each problem's mean over its runs)
+    low: float  # 95% bootstrap interval
+    high: float
+    problems: int
+    scores: int
+
+
+def problem_means(scores: Scores) -> list[float]:
+    return [statistics.fmean(row) for row in scores if row]
+
+
+def standard_error(values: list[float]) -> float:
+    """The standard error of the mean of independent values (0 for fewer than two)."""
+    if len(values) < 2:
+        return 0.0
+    return statistics.stdev(values) / math.sqrt(len(values))
+
+
+def grand_mean(scores: Scores) -> float:
+    flat = [value for row in scores for value in row]
+    return statistics.fmean(flat) if flat else math.nan
+
+
+def bootstrap_interval(
+    scores: Scores, *, resamples: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile interval of the mean: problems resampled, then each problem's runs resampled."""
+    rows = [row for row in scores if row]
+    if not rows:
+        return math.nan, math.nan
+    generator = random.Random(seed)
+    means = []
+    for _ in range(resamples):
+        total, count = 0.0, 0
+        for row in generator.choices(rows, k=len(rows)):
+            picked = generator.choices(row, k=len(row))
+            total += sum(picked)
+            count += len(picked)
+        means.append(total / count)
+    means.sort()
+    tail = (1 - level) / 2
+    return means[int(tail * (resamples - 1))], means[int((1 - tail) * (resamples - 1))]
+
+
+def estimate(scores: Scores, *, seed: int = 0) -> Estimate:
+    low, high = bootstrap_interval(scores, seed=seed)
+    rows = [row for row in scores if row]
+    return Estimate(
+        mean=grand_mean(rows),
+        standard_error=standard_error(problem_means(rows)),
+        low=low,
+        high=high,
+        problems=len(rows),
+        scores=sum(len(row) for row in rows),
+    )
+
+
+def paired_bootstrap(
+    first: list[float], second: list[float], *, resamples: int = 5000, seed: int = 0
+) -> tuple[float, float]:
+    """(mean difference first - second, two-sided p-value) over problems paired by position.
+
+    The p-value is twice the share of resampled differences on the other side of zero from the
+    observed one (at most 1): how often a difference this clear would flip sign by chance.
+    """
+    if len(first) != len(second) or not first:
+        raise ValueError("paired samples need the same, non-zero number of problems")
+    differences = [a - b for a, b in zip(first, second, strict=True)]
+    observed = statistics.fmean(differences)
+    generator = random.Random(seed)
+    flips = 0
+    for _ in range(resamples):
+        resampled = statistics.fmean(generator.choices(differences, k=len(differences)))
+        if (observed >= 0 and resampled <= 0) or (observed <= 0 and resampled >= 0):
+            flips += 1
+    return observed, min(1.0, 2 * flips / resamples)
+
+
+def pass_at_k(samples: int, correct: int, k: int) -> float:
+    """The unbiased estimator 1 - C(n - c, k) / C(n, k): the chance that k of the n samples,
+    drawn without replacement, hold at least one correct answer."""
+    if not 0 <= correct <= samples or not 1 <= k <= samples:
+        raise ValueError(f"need 0 <= c <= n and 1 <= k <= n, got n={samples}, c={correct}, k={k}")
+    if samples - correct < k:
+        return 1.0
+    return 1.0 - math.comb(samples - correct, k) / math.comb(samples, k)
+
+
+def pareto_frontier(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats at once on cost (lower) and score (higher),
+    sorted by cost."""
+    order = sorted(range(len(points)), key=lambda index: (points[index][0], -points[index][1]))
+    frontier: list[int] = []
+    best = -math.inf
+    for index in order:
+        if points[index][1] > best:
+            frontier.append(index)
+            best = points[index][1]
+    return frontier
