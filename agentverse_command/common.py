@@ -83,6 +83,8 @@ def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "environment.max_turn": args.max_turn,
     }
     overrides = {key: value for key, value in pairs.items() if value is not None}
+    if args.base_urls:
+        overrides["llm.endpoints_file"] = getattr(args, "endpoints_file", None)  # --base-url replaces a config's file
     if (args.base_urls or getattr(args, "endpoints_file", None)) and not args.backend:
         overrides["llm.backend"] = "openai"  # a URL only makes sense for a server
     if args.no_ceo:

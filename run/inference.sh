@@ -67,7 +67,7 @@ else
     if [[ "${MODEL}" == "smollm2" && ! -x .venvs/serve/bin/python ]]; then SERVE=none; else SERVE=vllm; fi
   fi
   if [[ "${SERVE}" == "vllm" ]]; then
-    if [[ "${MODEL}" == "smollm2" && ! -f "${MODEL_PATH}/config.json" ]]; then
+    if [[ "${MODEL}" == "smollm2" && ! -f "${MODEL_PATH}/config.json" && "${dry_run}" == "0" ]]; then
       "${PYTHON}" scripts/convert_gguf_to_hf.py "${MODEL_PATH}"
     fi
     # shellcheck source=run/lib.sh
@@ -96,13 +96,15 @@ for dataset in "${datasets[@]}"; do
   if [[ -n "${CONCURRENCY:-}" ]]; then command+=(--concurrency "${CONCURRENCY}"); fi
   if [[ -n "${LIMIT}" ]]; then command+=(--limit "${LIMIT}"); fi
   command+=("${model_args[@]}" "${extra[@]}")
+  printf -v quoted ' %q' "${command[@]}"
   if [[ "${dry_run}" == "1" ]]; then
-    echo "+ ${command[*]}"
+    echo "+${quoted}"
   else
-    echo "+ ${command[*]}" >&2
+    echo "+${quoted}" >&2
     "${command[@]}"
   fi
   run_dirs+=("${run_dir}")
 done
 report=("${PYTHON}" -m agentverse_command.report "${run_dirs[@]}" --out "${RUN_ROOT}/report")
-if [[ "${dry_run}" == "1" ]]; then echo "+ ${report[*]}"; else "${report[@]}"; fi
+printf -v quoted ' %q' "${report[@]}"
+if [[ "${dry_run}" == "1" ]]; then echo "+${quoted}"; else "${report[@]}"; fi

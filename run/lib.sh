@@ -141,6 +141,13 @@ serve_defaults() {
   SERVE_DEVICE="$(serve_device)"
   MODEL_PATH="${MODEL_PATH:-Can111/m1-32b}"
   SERVED_MODEL_NAME="${SERVED_MODEL_NAME:-m1-32b}"
+  local name
+  for name in DATA_PARALLEL_SIZE DATA_PARALLEL_SIZE_LOCAL PIPELINE_PARALLEL_SIZE TENSOR_PARALLEL_SIZE; do
+    if [[ -n "${!name:-}" && ! "${!name}" =~ ^[1-9][0-9]*$ ]]; then
+      echo "${name} must be a positive whole number, got '${!name}'" >&2
+      return 2
+    fi
+  done
   if [[ "${SERVE_DEVICE}" == "gpu" ]]; then
     # Every GPU of the node, shared among the data-parallel replicas this node runs.
     local replicas="${DATA_PARALLEL_SIZE_LOCAL:-${DATA_PARALLEL_SIZE:-1}}"

@@ -52,8 +52,13 @@ case "${1:-}" in
   -h | --help) sed -n '2,/^$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 
-if [[ "${mode}" == "foreground" ]] && serve_headless; then
-  mode="headless"
+if serve_headless; then
+  if [[ "${mode}" == "background" ]]; then
+    echo "DATA_PARALLEL_START_RANK=${DATA_PARALLEL_START_RANK}: a headless node serves no API to wait for;" \
+      "run it in the foreground (or under nohup / srun)" >&2
+    exit 2
+  fi
+  if [[ "${mode}" == "foreground" ]]; then mode="headless"; fi
 fi
 
 case "${mode}" in

@@ -76,18 +76,37 @@ def test_ray_cluster_pipeline_parallel_across_nodes() -> None:
 
 def test_slurm_starts_a_replica_per_node_and_names_the_endpoints_file() -> None:
     output = dry_run("run/slurm/serve.sbatch", "--dry-run", NODES="gpu-a gpu-b", REPLICAS_PER_NODE="2")
-    launches = [line for line in output.splitlines() if line.startswith("+ srun")]
+    launches = [shlex.split(line[1:]) for line in output.splitlines() if line.startswith("+ srun")]
     assert len(launches) == 4
     assert "--nodelist=gpu-a" in launches[0] and "CUDA_VISIBLE_DEVICES=0,1,2,3" in launches[0]
     assert "PORT=8000" in launches[0] and "PORT=8001" in launches[1] and "CUDA_VISIBLE_DEVICES=4,5,6,7" in launches[1]
     assert "--nodelist=gpu-b" in launches[2] and "TENSOR_PARALLEL_SIZE=4" in launches[3]
-    assert "HOST=0.0.0.0" in launches[0] and "run/serve.sh" in launches[0]
+    assert "HOST=0.0.0.0" in launches[0] and launches[0][-1].endswith("run/serve.sh")
+    pid_files = {word for launch in launches for word in launch if word.startswith("PID_FILE=")}
+    assert len(pid_files) == 4  # one per replica, also on a shared filesystem
     assert "outputs/endpoints.txt" in output
+
+
+def test_a_headless_node_is_not_started_in_the_background() -> None:
+    environment = {**os.environ, "SERVE_DEVICE": "gpu", "DATA_PARALLEL_SIZE": "4", "DATA_PARALLEL_START_RANK": "2"}
+    done = subprocess.run(
+        ["bash", "run/serve.sh", "--background"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and "headless" in done.stderr
+
+
+def test_a_bad_parallel_size_is_named() -> None:
+    environment = {**os.environ, "SERVE_DEVICE": "gpu", "DATA_PARALLEL_SIZE": "0"}
+    done = subprocess.run(
+        ["bash", "run/serve.sh", "--dry-run"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0 and "DATA_PARALLEL_SIZE must be a positive whole number" in done.stderr
 
 
 def test_inference_passes_the_endpoints_file_to_every_benchmark() -> None:
     output = dry_run("run/inference.sh", "--all", "--dry-run", MODEL="m1-32b", ENDPOINTS_FILE="/shared/endpoints.txt")
-    benchmarks = [line for line in output.splitlines() if "agentverse_command.benchmark" in line]
+    benchmarks = [shlex.split(line[1:]) for line in output.splitlines() if "agentverse_command.benchmark" in line]
     assert len(benchmarks) == 6
-    assert all("--endpoints-file /shared/endpoints.txt" in line and "--concurrency" not in line for line in benchmarks)
+    for words in benchmarks:
+        assert words[words.index("--endpoints-file") + 1] == "/shared/endpoints.txt" and "--concurrency" not in words
     assert "agentverse_command.report" in output.splitlines()[-1]

@@ -26,6 +26,7 @@ ErrorKind = Literal[
     "invalid_url",
     "dns",
     "unreachable",  # every endpoint is marked down: nothing was sent
+    "retired",  # removed from the endpoints file while the request waited: try another
 ]
 # Failures that say the endpoint cannot be reached at all (they trip its circuit breaker).
 UNREACHABLE_KINDS = frozenset({"refused", "dns", "invalid_url"})
@@ -81,7 +82,7 @@ class LLMError(Exception):
 
     @property
     def retryable(self) -> bool:
-        if self.kind in ("timeout", "connection", "refused", "rate_limit"):
+        if self.kind in ("timeout", "connection", "refused", "rate_limit", "retired"):
             return True
         if self.kind != "http_status" or self.status_code is None:
             return False

@@ -196,9 +196,12 @@ class LLMClient:
         forced answer's budget, min(context - B, B / 2), on top."""
         budget = generation.max_tokens
         answer_budget = max(1, min(self.config.context_length - budget, budget // 2))
-        one = generation.model_copy(update={"max_tokens": budget + answer_budget, "thinking_token_budget": budget})
+        one = generation.model_copy(update={"max_tokens": budget + answer_budget})
         if self.config.fit_to_context:
             one = self.fit_to_context(messages, one)
+        # What the context leaves, less the answer's share, may be thought.
+        thinking = max(1, min(budget, one.max_tokens - answer_budget))
+        one = one.model_copy(update={"thinking_token_budget": thinking})
         raw = await self.backend.complete(messages, one, self.config.think_prefill)
         if raw.reasoning is not None:  # the server's reasoning parser split it
             return raw.text.strip(), raw.reasoning, [raw], False

@@ -77,6 +77,10 @@ class RequestGate:
         self._last = time.monotonic()
         self._wake()
 
+    @property
+    def waiting(self) -> int:
+        return sum(not future.done() for future in self._waiters)
+
     def set_limit(self, limit: int) -> None:
         self.limit = max(1, limit)
         self._wake()
@@ -137,10 +141,10 @@ def parse_vllm_queue(text: str) -> tuple[float, float] | None:
 def next_cap(
     cap: int, running: float, waiting: float, saturated: bool, ceiling: float | None
 ) -> tuple[int, float | None]:
-    """The `auto` rule, as (cap, ceiling). A queue on the server means our cap is above its batch:
-    come down to what it runs, and remember that as the ceiling. No queue while our requests wait
-    for the cap means there is room: go up, but not past the ceiling (unless the server has since
-    run more than it, e.g. another replica joined behind a data-parallel endpoint)."""
+    """One reading of the `auto` rule, as (cap, ceiling). A queue on the server means our cap is
+    above its batch: come down to what it runs, and remember that as the ceiling. No queue while
+    our requests wait for the cap means there is room: go up, but not past the ceiling (unless the
+    server has since run more than it, e.g. another replica joined behind a data-parallel endpoint)."""
     tolerated = max(1.0, running / 20)
     if waiting > tolerated:
         return min(cap, max(AUTO_FLOOR, int(running + tolerated))), running
@@ -152,3 +156,29 @@ def next_cap(
             higher = min(higher, max(cap, int(ceiling + tolerated)))
         return higher, ceiling
     return cap, ceiling
+
+
+class AutoCap:
+    """`next_cap` over successive readings: a queue must show in QUEUED_READINGS readings running
+    before the cap comes down, and then to the most the server ran meanwhile (one reading taken
+    while requests finish or wait for admission must not cut the batch)."""
+
+    def __init__(self) -> None:
+        self.ceiling: float | None = None
+        self.queued = 0
+        self.most_running = 0.0
+
+    def next(self, cap: int, running: float, waiting: float, saturated: bool) -> int:
+        if waiting > max(1.0, running / 20):
+            self.queued += 1
+            self.most_running = max(self.most_running, running)
+            if self.queued < QUEUED_READINGS:
+                return cap
+            running = self.most_running
+        else:
+            self.queued, self.most_running = 0, 0.0
+        cap, self.ceiling = next_cap(cap, running, waiting, saturated, self.ceiling)
+        return cap
+
+
+QUEUED_READINGS = 2

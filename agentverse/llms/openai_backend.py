@@ -38,7 +38,7 @@ from agentverse.llms.base import (
     LLMError,
     RawCompletion,
 )
-from agentverse.llms.gate import EndpointLoad, RequestGate, next_cap, parse_vllm_queue
+from agentverse.llms.gate import AutoCap, EndpointLoad, RequestGate, parse_vllm_queue
 
 BODY_EXCERPT_CHARS = 300
 ERROR_TEXT_CHARS = 200
@@ -51,6 +51,8 @@ PROBE_AFTER_S = 30.0  # a down endpoint gets one trial request after this long
 CHECK_TIMEOUT_S = 10.0
 AUTO_INTERVAL_S = 1.0  # `auto` reads each server's queue this often
 ENDPOINTS_REREAD_S = 1.0  # the endpoints file is looked at this often
+ADMIT_RETRY_S = 5.0  # a replica new in the file is asked for its models this often until it serves ours
+METRICS_ATTEMPTS = 3  # `auto` gives up on an endpoint whose /metrics has no vLLM gauges this many times running
 
 
 class MissingAPIKey(ValueError):
@@ -148,12 +150,18 @@ class Endpoint:
         url = self.base_url + path
         seconds = self._config.request_timeout(int(payload.get("max_tokens") or 0))
         async with self.gate:
+            if self.retired:  # it left the endpoints file while this request waited for a slot
+                raise LLMError("retired", f"{self.base_url}: removed from the endpoints file")
             status, text, headers = await self._send("POST", url, payload, seconds)
         return decode_response(status, text, url, headers)
 
     @property
     def in_flight(self) -> int:
         return self.gate.in_flight
+
+    def load_share(self) -> float:
+        """Requests in flight or waiting, as a share of the cap."""
+        return (self.gate.in_flight + self.gate.waiting) / self.gate.limit
 
     async def _send(
         self, method: str, url: str, payload: dict[str, Any] | None, seconds: float
@@ -249,12 +257,14 @@ class OpenAIBackend:
         self.config = config
         self._api_key = api_key_from(config, environ)
         self.endpoints_file = Path(config.endpoints_file) if config.endpoints_file else None
+        # The stamp is taken before the first read: a change made while the run starts is seen.
+        self._file_stamp = file_stamp(self.endpoints_file) if self.endpoints_file else None
         urls = read_endpoints_file(self.endpoints_file) if self.endpoints_file else list(config.base_urls)
         self.endpoints = [Endpoint(url, config, self._api_key) for url in urls]
         self.notices: list[str] = []  # what changed while running (the runner logs them)
         self._watchers: list[asyncio.Task[None]] = []
+        self._following: set[str] = set()  # endpoints whose queue `auto` follows
         self._watching = False
-        self._file_stamp: tuple[int, int] | None = None
 
     def notice(self, text: str) -> None:
         self.notices.append(text)
@@ -268,29 +278,35 @@ class OpenAIBackend:
         for endpoint in self.endpoints:
             self.follow_queue(endpoint)
         if self.endpoints_file is not None:
-            self._file_stamp = file_stamp(self.endpoints_file)
             self._watchers.append(asyncio.ensure_future(self._follow_file(self.endpoints_file)))
 
     def follow_queue(self, endpoint: Endpoint) -> None:
-        if self.config.max_concurrency == "auto":
+        if self.config.max_concurrency == "auto" and endpoint.base_url not in self._following:
+            self._following.add(endpoint.base_url)
             self._watchers.append(asyncio.ensure_future(self._follow_queue(endpoint)))
 
     async def _follow_queue(self, endpoint: Endpoint) -> None:
-        """`auto`: every AUTO_INTERVAL_S, move the cap by the server's queue (see `next_cap`)."""
-        ceiling: float | None = None
-        while not endpoint.retired:
-            await asyncio.sleep(AUTO_INTERVAL_S)
-            try:
-                queue = await endpoint.queue()
-            except LLMError:
-                continue  # down for now: its circuit breaker decides
-            if queue is None:
-                self.notice(f"{endpoint.base_url} publishes no vLLM /metrics: its cap stays at {endpoint.gate.limit}")
-                return
-            running, waiting = queue
-            cap, ceiling = next_cap(endpoint.gate.limit, running, waiting, endpoint.gate.saturated, ceiling)
-            endpoint.gate.set_limit(cap)
-            endpoint.gate.saturated = False
+        """`auto`: every AUTO_INTERVAL_S, move the cap by the server's queue (see `AutoCap`)."""
+        rule = AutoCap()
+        missing = 0
+        try:
+            while not endpoint.retired:
+                await asyncio.sleep(AUTO_INTERVAL_S)
+                try:
+                    queue = await endpoint.queue()
+                except LLMError:
+                    continue  # down for now: its circuit breaker decides
+                missing = missing + 1 if queue is None else 0
+                if missing >= METRICS_ATTEMPTS:
+                    self.notice(
+                        f"{endpoint.base_url} publishes no vLLM /metrics: its cap stays at {endpoint.gate.limit}"
+                    )
+                    return
+                if queue is not None:
+                    endpoint.gate.set_limit(rule.next(endpoint.gate.limit, *queue, endpoint.gate.saturated))
+                    endpoint.gate.saturated = False
+        finally:
+            self._following.discard(endpoint.base_url)
 
     async def _follow_file(self, path: Path) -> None:
         while True:
@@ -307,15 +323,16 @@ class OpenAIBackend:
             self.sync_endpoints(urls)
 
     def sync_endpoints(self, urls: list[str]) -> None:
-        """Add the file's new replicas; retire those it no longer lists (their requests in flight finish)."""
+        """Add the file's new replicas (each used once it lists the model); retire those it no longer
+        lists (their requests in flight finish, their queued ones go elsewhere)."""
         known = {endpoint.base_url: endpoint for endpoint in self.endpoints}
         for url in urls:
             endpoint = known.get(url)
             if endpoint is None:
                 endpoint = Endpoint(url, self.config, self._api_key)
+                endpoint.excluded = True  # until it says it serves the model
                 self.endpoints.append(endpoint)
-                self.follow_queue(endpoint)
-                self.notice(f"endpoints file: {url} joins the run")
+                self._watchers.append(asyncio.ensure_future(self._admit(endpoint)))
             elif endpoint.retired:
                 endpoint.retired = False
                 self.follow_queue(endpoint)
@@ -324,6 +341,27 @@ class OpenAIBackend:
             if endpoint.base_url not in urls and not endpoint.retired:
                 endpoint.retired = True
                 self.notice(f"endpoints file: {endpoint.base_url} left it: no new requests go there")
+
+    async def _admit(self, endpoint: Endpoint) -> None:
+        """A replica that joined the file takes requests once GET /models lists the run's model."""
+        said = False
+        while not endpoint.retired:
+            try:
+                served = await endpoint.served_models()
+            except LLMError:
+                served = None  # not up yet
+            if served is not None and self.config.model in served:
+                endpoint.excluded = False
+                self.follow_queue(endpoint)
+                self.notice(f"endpoints file: {endpoint.base_url} joins the run")
+                return
+            if served is not None and not said:
+                self.notice(
+                    f"endpoints file: {endpoint.base_url} serves {', '.join(served) or 'no model'}, not "
+                    f"{self.config.model!r}: not used until it does"
+                )
+                said = True
+            await asyncio.sleep(ADMIT_RETRY_S)
 
     def load(self) -> list[EndpointLoad]:
         """How busy each endpoint was kept (those that took requests, or are still listed)."""
@@ -334,7 +372,8 @@ class OpenAIBackend:
         ]
 
     def total_cap(self) -> int:
-        return sum(endpoint.gate.limit for endpoint in self.endpoints if not endpoint.retired)
+        """Requests the usable endpoints take at once (it grows as replicas join)."""
+        return sum(endpoint.gate.limit for endpoint in self.endpoints if endpoint.usable) or 1
 
     @property
     def unreachable(self) -> bool:
@@ -379,7 +418,8 @@ class OpenAIBackend:
         if not usable:
             raise LLMError("unreachable", self.unreachable_message())
         candidates = [endpoint for endpoint in usable if endpoint.base_url not in avoid] or usable
-        return min(candidates, key=lambda endpoint: (endpoint.in_flight, endpoint.failures, random.random()))
+        # The one with the most room under its cap (a full one only when all are full).
+        return min(candidates, key=lambda endpoint: (endpoint.load_share(), endpoint.failures, random.random()))
 
     def build_request(
         self, messages: list[ChatMessage], generation: GenerationConfig, prefill: str | None
@@ -456,12 +496,12 @@ class OpenAIBackend:
         await asyncio.gather(*(endpoint.aclose() for endpoint in self.endpoints))
 
 
-def file_stamp(path: Path) -> tuple[int, int] | None:
+def file_stamp(path: Path) -> tuple[int, int, int] | None:
     try:
         status = path.stat()
     except OSError:
         return None
-    return status.st_mtime_ns, status.st_size
+    return status.st_mtime_ns, status.st_size, status.st_ino  # a rename into place changes the inode
 
 
 def read_endpoints_file(path: Path) -> list[str]:

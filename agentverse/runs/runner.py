@@ -24,9 +24,12 @@ from agentverse.environments.tasksolving.environment import TaskSolvingEnvironme
 from agentverse.environments.tasksolving.self_consistency import SelfConsistencyEnvironment
 from agentverse.environments.tasksolving.single_agent import SingleAgentEnvironment
 from agentverse.llms.client import LLMClient
+from agentverse.llms.gate import RequestGate
 from agentverse.runs.grading import grade_result, with_grade
 from agentverse.runs.store import RunDirectory, RunMode, RunRecord, SliceEntry, data_slice
 from dataloader.base import Sample
+
+CAPS_FOLLOWED_S = 1.0
 
 
 @dataclass
@@ -158,7 +161,7 @@ class SharedClient:
     the runs neither check nor close it."""
 
     llm: LLMClient
-    gate: asyncio.Semaphore
+    gate: asyncio.Semaphore | RequestGate
 
 
 async def run_benchmark(
@@ -183,11 +186,14 @@ async def run_benchmark(
     mode: RunMode = "single-agent" if single_agent else "multi-agent"
     if self_consistency is not None:
         mode = "self-consistency"
-    # Enough problems in flight to keep every endpoint's request cap busy (most calls are one at a time).
+    # By default enough problems in flight to keep every endpoint's request cap busy (most calls are
+    # one at a time); it follows the caps as replicas join or `auto` moves them.
+    follow = concurrency is None and shared is None
     concurrency = concurrency or llm.request_cap()
     run_dir.log(f"start: {len(pending)} to run, {stats.skipped} already done, concurrency {concurrency}, {mode}")
     environment = build_environment(config, llm, single_agent, self_consistency)
-    gate = shared.gate if shared is not None else asyncio.Semaphore(concurrency)
+    gate = shared.gate if shared is not None else RequestGate(concurrency)
+    follower = asyncio.ensure_future(follow_caps(gate, llm)) if isinstance(gate, RequestGate) and follow else None
     bar = tqdm(total=len(samples), initial=stats.skipped, disable=not progress, desc=config.task.name, unit="problem")
 
     def written(batch: list[RunRecord]) -> None:
@@ -212,6 +218,8 @@ async def run_benchmark(
     try:
         await asyncio.gather(*(run_one(sample) for sample in pending))
     finally:
+        if follower is not None:
+            follower.cancel()
         if shared is None:
             await llm.aclose()
         await writer.close()
@@ -219,6 +227,13 @@ async def run_benchmark(
         stats.wall_time_s = time.perf_counter() - started
         finish_log(run_dir, stats, writer, llm if shared is None else None)  # a shared client's load is the sweep's
     return stats
+
+
+async def follow_caps(gate: RequestGate, llm: LLMClient) -> None:
+    """Keep the problems in flight at the endpoints' summed caps, which change while running."""
+    while True:
+        await asyncio.sleep(CAPS_FOLLOWED_S)
+        gate.set_limit(llm.request_cap())
 
 
 def build_environment(
@@ -250,7 +265,9 @@ def finish_log(run_dir: RunDirectory, stats: RunStats, writer: RecordWriter, llm
         if llm is not None:
             for notice in llm.notices:
                 run_dir.log(f"note: {notice}")
-            run_dir.write_load(llm.load())
+            loads = llm.load()
+            if any(load.requests for load in loads):  # a resume with nothing left to run keeps the last profile
+                run_dir.write_load(loads)
         if stats.stopped is not None:
             run_dir.log(f"stopped: {stats.stopped}")
         run_dir.log(f"end: {stats.done} run ({counts}) in {stats.wall_time_s:.1f}s")

@@ -266,9 +266,10 @@ class RunDirectory:
 
     def read_load(self) -> list[EndpointLoad]:
         path = self.path / LOAD_FILE
-        if not path.exists():
+        try:
+            return [EndpointLoad.model_validate(entry) for entry in json.loads(path.read_text(encoding="utf-8"))]
+        except (OSError, ValueError, TypeError):  # absent or damaged: the profile is only reported, never needed
             return []
-        return [EndpointLoad.model_validate(entry) for entry in json.loads(path.read_text(encoding="utf-8"))]
 
     def read_slice(self) -> list[SliceEntry] | None:
         """The latest invocation's problems, or None for a run directory written before slices."""
