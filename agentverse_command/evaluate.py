@@ -45,7 +45,8 @@ def percent(value: float | None) -> str:
 
 def print_summary(summary: RunSummary) -> None:
     print(f"\n{summary.task} / {summary.model} ({summary.mode})  ({summary.run_dir})")
-    print(f"  {summary.metric}: {percent(summary.score)} over {summary.completed} completed problems")
+    spread = "" if summary.standard_error is None else f" ± {summary.standard_error:.1f}"
+    print(f"  {summary.metric}: {percent(summary.score)}{spread} over {summary.completed} completed problems")
     print(f"  problems: {summary.problems}  completed: {summary.completed}  no answer: {summary.no_answer}")
     print(f"  errors (infrastructure; excluded, retried on resume): {summary.errors}  not run: {summary.not_run}")
     for problem in summary.error_problems[:10]:
@@ -85,7 +86,11 @@ def print_summary(summary: RunSummary) -> None:
 
 
 def print_aggregate(combined: RunsAggregate) -> None:
-    print("\naverage over runs:\n" + combined.model_dump_json(indent=2))
+    print(
+        f"\naverage over {combined.runs} runs: {percent(combined.mean_score)} ± {combined.standard_error:.1f} "
+        f"(standard error over problems and runs; stdev of the run scores {combined.stdev_score:.1f})"
+    )
+    print(combined.model_dump_json(indent=2))
 
 
 async def evaluate_all(

@@ -31,7 +31,8 @@ def markdown_table(groups: dict[str, dict[str, list[RunSummary]]]) -> str:
                 continue
             combined = aggregate(summaries)
             errors = f", {combined.errors} errors" if combined.errors else ""
-            cells.append(f"{format_score(combined.mean_score)} (n={combined.runs}{errors})")
+            spread = f" ± {combined.standard_error:.1f}" if combined.mean_score is not None else ""
+            cells.append(f"{format_score(combined.mean_score)}{spread} (n={combined.runs}{errors})")
         lines.append(f"| **{label}** (this run) | " + " | ".join(cells) + " |")
     for model, scores in TABLE1.items():
         lines.append(f"| {model} (paper) | " + " | ".join(f"{scores[name]:.1f}" for name in BENCHMARKS) + " |")
@@ -47,6 +48,7 @@ DETAIL_COLUMNS = [
     ("task", "task"),
     ("metric", "metric"),
     ("score", "score"),
+    ("± SE", "standard_error"),
     ("problems", "problems"),
     ("completed", "completed"),
     ("no answer", "no_answer"),
@@ -70,21 +72,58 @@ def details_table(summaries: list[RunSummary]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def panels(summaries: list[RunSummary]) -> dict[tuple[str, str], list[RunSummary]]:
+    """The runs by (benchmark, model): one panel each."""
+    grouped: dict[tuple[str, str], list[RunSummary]] = defaultdict(list)
+    for summary in summaries:
+        grouped[(summary.task, summary.model)].append(summary)
+    return dict(sorted(grouped.items()))
+
+
 def plot_accuracy_vs_tokens(summaries: list[RunSummary], path: Path) -> None:
+    """One panel per benchmark and model: each run's score (± its standard error) against its
+    mean tokens per problem, `n=` its completed problems; the paper's Table 1 as reference lines."""
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(6, 4))
-    for summary in summaries:
-        if summary.score is not None and summary.mean_tokens_per_problem is not None:
-            axes.scatter(summary.mean_tokens_per_problem, summary.score)
-            axes.annotate(
-                f"{summary.task}\n{summary.model}",
-                (summary.mean_tokens_per_problem, summary.score),
-                fontsize=7,
+    grouped = panels(summaries)
+    columns = min(3, max(1, len(grouped)))
+    rows = (len(grouped) + columns - 1) // columns
+    figure, grid = plt.subplots(rows, columns, figsize=(5 * columns, 3.8 * rows), squeeze=False)
+    for axes, ((task, model), runs) in zip(grid.flat, grouped.items(), strict=False):
+        for summary in runs:
+            if summary.score is None or summary.mean_tokens_per_problem is None:
+                continue
+            axes.errorbar(
+                summary.mean_tokens_per_problem,
+                summary.score,
+                yerr=summary.standard_error or 0.0,
+                fmt="o",
+                capsize=3,
+                label=summary.mode,
             )
-    axes.set_xlabel("mean tokens per problem (all agents)")
-    axes.set_ylabel("score (%)")
-    axes.set_title("Score vs tokens spent")
+            axes.annotate(
+                f"n={summary.completed}",
+                (summary.mean_tokens_per_problem, summary.score),
+                textcoords="offset points",
+                xytext=(5, 5),
+                fontsize=8,
+            )
+        for paper_model, scores in TABLE1.items():
+            if task in scores and paper_model.startswith("M1-32B"):  # the paper's own rows, as references
+                axes.axhline(scores[task], linestyle=":", linewidth=0.8, color="grey")
+                axes.annotate(
+                    f"{paper_model} (paper)",
+                    (0, scores[task]),
+                    xycoords=("axes fraction", "data"),
+                    fontsize=6,
+                    color="grey",
+                    va="bottom",
+                )
+        axes.set(
+            title=f"{task} / {model}", xlabel="mean tokens per problem (all agents)", ylabel="score (%)", ylim=(0, 100)
+        )
+    for axes in list(grid.flat)[len(grouped) :]:
+        axes.set_visible(False)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
@@ -104,9 +143,11 @@ def plot_accuracy_vs_rounds(records: list[RunRecord], path: Path) -> None:
         [100 * sum(by_rounds[count]) / len(by_rounds[count]) for count in rounds],
     )
     for index, count in enumerate(rounds):
-        axes.annotate(f"n={len(by_rounds[count])}", (index, 1), ha="center", fontsize=8)
+        height = 100 * sum(by_rounds[count]) / len(by_rounds[count])
+        axes.annotate(f"n={len(by_rounds[count])}", (index, min(height + 2, 95)), ha="center", fontsize=8)
     axes.set_xlabel("rounds used")
     axes.set_ylabel("score (%)")
+    axes.set_ylim(0, 100)
     axes.set_title("Score by number of rounds")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
@@ -114,23 +155,35 @@ def plot_accuracy_vs_rounds(records: list[RunRecord], path: Path) -> None:
 
 
 def plot_tokens_by_agent(summaries: list[RunSummary], path: Path) -> None:
+    """Tokens per completed problem by agent role, completion (solid) and prompt (hatched) apart."""
     import matplotlib.pyplot as plt
 
     agents = sorted({agent for summary in summaries for agent in summary.tokens_by_agent})
     labels = [f"{summary.task}\n{summary.model}" for summary in summaries]
     figure, axes = plt.subplots(figsize=(max(6, 1.5 * len(summaries)), 4))
     bottoms = [0.0] * len(summaries)
-    for agent in agents:
-        values = []
-        for summary in summaries:
-            usage = summary.tokens_by_agent.get(agent)
-            tokens = 0 if usage is None else usage.prompt_tokens + usage.completion_tokens
-            values.append(tokens / max(summary.completed, 1))
-        axes.bar(labels, values, bottom=bottoms, label=agent)
-        bottoms = [bottom + value for bottom, value in zip(bottoms, values, strict=True)]
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for position, agent in enumerate(agents):
+        color = colors[position % len(colors)]
+        for part, hatch in (("completion_tokens", None), ("prompt_tokens", "//")):
+            values = []
+            for summary in summaries:
+                usage = summary.tokens_by_agent.get(agent)
+                values.append((0 if usage is None else getattr(usage, part)) / max(summary.completed, 1))
+            label = f"{agent} {part.split('_')[0]}"
+            axes.bar(
+                labels,
+                values,
+                bottom=bottoms,
+                label=label,
+                color=color,
+                hatch=hatch,
+                alpha=1.0 if hatch is None else 0.5,
+            )
+            bottoms = [bottom + value for bottom, value in zip(bottoms, values, strict=True)]
     axes.set_ylabel("tokens per problem")
-    axes.set_title("Tokens by agent role")
-    axes.legend(fontsize=7)
+    axes.set_title("Tokens by agent role: completion (solid) and prompt (hatched)")
+    axes.legend(fontsize=6, ncol=2)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

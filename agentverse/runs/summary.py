@@ -29,6 +29,7 @@ from agentverse.graders.base import Grade, GradeStatus
 from agentverse.llms.gate import EndpointLoad
 from agentverse.runs.grading import grade_result, with_grade
 from agentverse.runs.store import RunDirectory, RunRecord
+from agentverse.sweeps.stats import Estimate, estimate, standard_error
 
 JUDGE_CACHE_FILE = "judge_cache.jsonl"
 ERROR_MESSAGE_CHARS = 300
@@ -85,6 +86,10 @@ class RunSummary(Summary):
     errors: int = Field(description="Infrastructure failures (status error): excluded from the score, retried.")
     not_run: int = Field(default=0, description="Problems of the slice with no record yet.")
     score: float | None = Field(description="Percent over completed problems; no answer counts as wrong.")
+    standard_error: float | None = Field(default=None, description="Of the score, over problems (points).")
+    problem_scores: dict[str, float] = Field(
+        default_factory=dict, description="Each completed problem's score (for statistics over runs)."
+    )
     no_answer: int = Field(description="Completed problems with no gradable answer (scored 0).")
     grades: dict[str, int]
     error_problems: list[ProblemError] = Field(default_factory=list, description="What to retry, and why.")
@@ -115,6 +120,7 @@ class RunsAggregate(Summary):
     runs: int
     metric: str | None
     mean_score: float | None
+    standard_error: float = Field(default=0.0, description="Of the mean score, over problems and runs (points).")
     stdev_score: float
     scores: list[float]
     errors: int
@@ -283,6 +289,7 @@ def summarize(
     grades = [record.grade for record in completed if record.grade is not None]
     results = [record.result for record in compacted if record.result is not None]
     score = mean([grade.score for grade in grades])
+    problem_scores = {record.sample_id: record.grade.score for record in completed if record.grade is not None}
     self_accuracy = mean([float(result.evaluator_correct is True) for result in judged])
     return RunSummary(
         run_dir=run_dir,
@@ -295,6 +302,8 @@ def summarize(
         errors=len(compacted) - len(completed),
         not_run=not_run,
         score=None if score is None else 100 * score,
+        standard_error=None if score is None else 100 * standard_error(list(problem_scores.values())),
+        problem_scores=problem_scores,
         no_answer=sum(grade.status == GradeStatus.NO_ANSWER for grade in grades),
         grades=dict(Counter(str(grade.status) for grade in grades)),
         error_problems=problem_errors(compacted),
@@ -386,6 +395,16 @@ async def evaluate_run(path: Path, *, regrade_answers: bool = False, judge: Judg
     return summary
 
 
+def over_runs(summaries: list[RunSummary]) -> Estimate:
+    """The statistics of several runs of one benchmark: problems x runs (see agentverse.sweeps.stats)."""
+    ids = sorted({sample_id for summary in summaries for sample_id in summary.problem_scores})
+    matrix = [
+        [summary.problem_scores[sample_id] for summary in summaries if sample_id in summary.problem_scores]
+        for sample_id in ids
+    ]
+    return estimate(matrix)
+
+
 def aggregate(summaries: list[RunSummary]) -> RunsAggregate:
     """Average several runs of the same benchmark (the paper reports means over runs)."""
     scores = [summary.score for summary in summaries if summary.score is not None]
@@ -393,6 +412,7 @@ def aggregate(summaries: list[RunSummary]) -> RunsAggregate:
         runs=len(summaries),
         metric=summaries[0].metric if summaries else None,
         mean_score=mean(scores),
+        standard_error=100 * over_runs(summaries).standard_error,
         stdev_score=statistics.stdev(scores) if len(scores) > 1 else 0.0,
         scores=scores,
         errors=sum(summary.errors for summary in summaries),

@@ -263,10 +263,15 @@ def test_multiple_runs_are_averaged_and_reported(tmp_path: Path, capsys: pytest.
     assert (base / "run-1" / "summary.json").exists() and (base / "run-2" / "summary.json").exists()
     capsys.readouterr()
     assert evaluate_main([str(base)]) == 0
-    assert '"mean_score": 50.0' in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert '"mean_score": 50.0' in printed
+    # Problems 0 and 2 right, 1 and 3 wrong, in both runs: the standard error over problems is
+    # stdev(1, 0, 1, 0) / sqrt(4) = 28.9 points, and each run prints its own.
+    assert "average over 2 runs: 50.0% ± 28.9" in printed and "pass@1: 50.0% ± 28.9" not in printed
+    assert "accuracy: 50.0% ± 28.9 over 4 completed problems" in printed
     assert report_main([str(base), "--out", str(tmp_path / "report")]) == 0
     report = (tmp_path / "report" / "report.md").read_text()
-    assert "| **fake (multi-agent)** (this run) |" in report and "50.0 (n=2)" in report
+    assert "| **fake (multi-agent)** (this run) |" in report and "50.0 ± 28.9 (n=2)" in report
     assert "| M1-32B with CEO (paper) | 62.1 | 97.4 | 62.2 | 95.8 | 93.9 | 90.5 |" in report
     for plot in ("accuracy_vs_tokens.png", "accuracy_vs_rounds.png", "tokens_by_agent.png", "ceo_budgets.png"):
         assert (tmp_path / "report" / plot).read_bytes()[:4] == b"\x89PNG"
