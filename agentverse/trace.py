@@ -36,6 +36,7 @@ class CallRecord(BaseModel):
     requests: int = 0
     latency_s: float = 0.0
     endpoint: str | None = None
+    model: str | None = None  # the served model that answered (its endpoint's `model`)
     max_tokens_sent: int | None = None  # after fitting into the context; may be below generation.max_tokens
     attempts: list[Attempt] = Field(default_factory=list, description="HTTP attempts, retries included.")
 

@@ -50,6 +50,20 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         "max_tokens / llm.min_tokens_per_s, i.e. 60 + max_tokens / 10 unless the config says otherwise).",
     )
     group.add_argument("--context-length", type=int, help="The server's max model length (prompt + reply).")
+    group.add_argument(
+        "--endpoint",
+        action="append",
+        default=[],
+        metavar="NAME=MODEL@URL",
+        help="A named endpoint besides the default one (repeatable), e.g. small=Qwen2.5-7B-Instruct@http://gpu-b:8000/v1.",
+    )
+    group.add_argument(
+        "--agent-endpoint",
+        action="append",
+        default=[],
+        metavar="ROLE=NAME",
+        help="Send a role's calls to a named endpoint (repeatable), e.g. ceo=small; `default` is --base-url's.",
+    )
     group.add_argument("--max-turn", type=int, help="Most rounds per problem.")
     group.add_argument("--no-ceo", action="store_true", help="Run without the CEO (fixed team and budget).")
 
@@ -89,6 +103,24 @@ def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["llm.backend"] = "openai"  # a URL only makes sense for a server
     if args.no_ceo:
         overrides["environment.rule.ceo.type"] = "none"
+    overrides |= endpoint_overrides(getattr(args, "endpoint", []), getattr(args, "agent_endpoint", []))
+    return overrides
+
+
+def endpoint_overrides(endpoints: list[str], assignments: list[str]) -> dict[str, Any]:
+    """`--endpoint NAME=MODEL@URL` and `--agent-endpoint ROLE=NAME` as config overrides."""
+    overrides: dict[str, Any] = {}
+    for text in endpoints:
+        name, _, target = text.partition("=")
+        model, _, url = target.rpartition("@")
+        if not name or not model or not url:
+            raise ConfigError("command line", "--endpoint", f"expected NAME=MODEL@URL, got {text!r}")
+        overrides[f"endpoints.{name}"] = {"backend": "openai", "model": model, "base_urls": [url]}
+    for text in assignments:
+        role, _, name = text.partition("=")
+        if not role or not name:
+            raise ConfigError("command line", "--agent-endpoint", f"expected ROLE=NAME, got {text!r}")
+        overrides[f"agents.{role}.endpoint"] = name
     return overrides
 
 

@@ -70,6 +70,13 @@ def print_summary(summary: RunSummary) -> None:
             f"    {agent:<14} calls {usage.calls:>6}  failed {usage.failed_calls:>4}  "
             f"prompt {usage.prompt_tokens:>10,}  completion {usage.completion_tokens:>10,}"
         )
+    if len(summary.tokens_by_model) > 1:  # a mixed team: the cost by model
+        total = sum(usage.completion_tokens for usage in summary.tokens_by_model.values()) or 1
+        for model, usage in summary.tokens_by_model.items():
+            print(
+                f"    model {model:<24} calls {usage.calls:>6}  prompt {usage.prompt_tokens:>10,}  "
+                f"completion {usage.completion_tokens:>10,} ({100 * usage.completion_tokens / total:.1f}%)"
+            )
     if summary.judge is not None:
         judged = summary.judge
         print(

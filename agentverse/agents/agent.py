@@ -45,6 +45,7 @@ class CallReply(TypedDict):
     requests: int
     latency_s: float
     endpoint: str
+    model: str
     max_tokens_sent: int
     attempts: list[Attempt]
 
@@ -189,6 +190,7 @@ def reply_fields(result: Generation) -> CallReply:
         "requests": result.requests,
         "latency_s": result.latency_s,
         "endpoint": result.endpoint,
+        "model": result.model,
         "max_tokens_sent": result.max_tokens,
         "attempts": list(result.attempts),
     }

@@ -122,14 +122,33 @@ def apply_overrides(config: TaskConfig, overrides: dict[str, Any], source: str) 
     """Return a new, re-validated config with dotted-path overrides; the input is untouched."""
     raw = config.model_dump(mode="json")
     for dotted, value in overrides.items():
-        node = raw
         keys = dotted.split(".")
+        node: dict[str, Any] = raw
+        if keys[0] == "agents":  # `agents.<agent_type>.<field>`: the agent of that type
+            node, keys = agent_section(raw, dotted, source), keys[2:]
         for key in keys[:-1]:
             if not isinstance(node.get(key), dict):
                 raise ConfigError(f"{source} (override)", dotted, "no such section")
             node = node[key]
+        if not keys:
+            raise ConfigError(f"{source} (override)", dotted, "name a field of the agent, e.g. agents.ceo.endpoint")
         node[keys[-1]] = value
     return validate_config(raw, f"{source} (with overrides)")
+
+
+def agent_section(raw: dict[str, Any], dotted: str, source: str) -> dict[str, Any]:
+    parts = dotted.split(".")
+    agent_type = parts[1] if len(parts) > 1 else ""
+    for agent in raw.get("agents", []):
+        if agent.get("agent_type") == agent_type:
+            return dict_node(agent)
+    types = ", ".join(agent.get("agent_type", "?") for agent in raw.get("agents", []))
+    raise ConfigError(f"{source} (override)", dotted, f"no agent of type {agent_type!r} (the config has: {types})")
+
+
+def dict_node(value: Any) -> dict[str, Any]:
+    assert isinstance(value, dict)
+    return value
 
 
 def dump_config(config: TaskConfig) -> str:

@@ -282,8 +282,15 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
 }
 
 
+DEFAULT_ENDPOINT = "default"  # the name of the `llm` endpoint
+
+
 class AgentConfig(StrictModel):
     agent_type: AgentType = Field(description="Which role in the loop this agent plays.")
+    endpoint: str | None = Field(
+        default=None,
+        description="The named endpoint (a key of `endpoints`) this agent's calls go to; default: `llm`.",
+    )
     name: str = Field(min_length=1, description="Display name used in traces.")
     role_description: str = Field(default="", description="Default role (replaced by recruitment).")
     prepend_prompt_template: str = Field(default="", description="System prompt template (${placeholders}).")
@@ -321,9 +328,27 @@ class TaskConfig(StrictModel):
 
     task: TaskInfo = Field(description="Which benchmark and which kind of answer.")
     prompts: dict[str, str] = Field(default_factory=dict, description="Prompt texts referenced by anchors.")
-    llm: EndpointConfig = Field(description="The model every agent uses, and where it is served.")
+    llm: EndpointConfig = Field(description="The default model, and where it is served (endpoint `default`).")
+    endpoints: dict[str, EndpointConfig] = Field(
+        default_factory=dict,
+        description="More models by name, each with its own client, cap, retries and thinking settings; an "
+        "agent picks one with `endpoint:`.",
+    )
     environment: EnvironmentConfig = Field(default_factory=EnvironmentConfig, description="The loop's rules.")
     agents: list[AgentConfig] = Field(min_length=1, description="One entry per agent type.")
+
+    @model_validator(mode="after")
+    def _check_endpoints(self) -> TaskConfig:
+        if DEFAULT_ENDPOINT in self.endpoints:
+            raise ValueError(f"endpoints: {DEFAULT_ENDPOINT!r} is the name of `llm`; give this endpoint another name")
+        defined = [DEFAULT_ENDPOINT, *self.endpoints]
+        for index, agent in enumerate(self.agents):
+            if agent.endpoint is not None and agent.endpoint not in defined:
+                raise ValueError(
+                    f"agents[{index}] ({agent.agent_type}).endpoint: unknown endpoint {agent.endpoint!r}; "
+                    f"defined: {', '.join(defined)}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _check_agents(self) -> TaskConfig:

@@ -38,6 +38,7 @@ class Generation(BaseModel):
     requests: int
     latency_s: float
     endpoint: str
+    model: str = ""  # the served model name of this client's endpoint
     max_tokens: int  # the budget actually sent (after fitting into the context)
     attempts: tuple[Attempt, ...] = ()  # every HTTP attempt of every request, retries included
 
@@ -122,6 +123,7 @@ class LLMClient:
             requests=len(raws),
             latency_s=time.perf_counter() - started,
             endpoint=last.endpoint,
+            model=self.config.model,
             max_tokens=generation.max_tokens,
             attempts=tuple(attempt for raw in raws for attempt in raw.attempts),
         )

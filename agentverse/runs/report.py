@@ -129,6 +129,24 @@ def plot_accuracy_vs_tokens(summaries: list[RunSummary], path: Path) -> None:
     plt.close(figure)
 
 
+def models_table(summaries: list[RunSummary]) -> str:
+    """Prompt and completion tokens per model and run, with each model's share of the completions
+    (what a smaller model for a role would take off the large one)."""
+    lines = [
+        "| run | model | calls | prompt tokens | completion tokens | share of completions |",
+        "|---|---|---|---|---|---|",
+    ]
+    for summary in summaries:
+        total = sum(usage.completion_tokens for usage in summary.tokens_by_model.values()) or 1
+        for model, usage in summary.tokens_by_model.items():
+            share = 100 * usage.completion_tokens / total
+            lines.append(
+                f"| {summary.run_dir} | {model} | {usage.calls} | {usage.prompt_tokens:,} | "
+                f"{usage.completion_tokens:,} | {share:.1f}% |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def plot_accuracy_vs_rounds(records: list[RunRecord], path: Path) -> None:
     import matplotlib.pyplot as plt
 
@@ -238,6 +256,7 @@ def write_report(summaries: list[RunSummary], run_paths: list[Path], output: Pat
         written.append(output / name)
     text = "# MAS-TTS results\n\n## Scores next to the paper's Table 1\n\n" + markdown_table(groups)
     text += "\n## Runs\n\n" + details_table(summaries)
+    text += "\n## Tokens by model\n\n" + models_table(summaries)
     text += "\n## Plots\n\n" + "".join(f"![{name}]({name})\n\n" for name in plots)
     (output / "report.md").write_text(text, encoding="utf-8")
     return [output / "report.md", *written]

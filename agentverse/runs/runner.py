@@ -23,8 +23,8 @@ from agentverse.config.schema import TaskConfig
 from agentverse.environments.tasksolving.environment import TaskSolvingEnvironment
 from agentverse.environments.tasksolving.self_consistency import SelfConsistencyEnvironment
 from agentverse.environments.tasksolving.single_agent import SingleAgentEnvironment
-from agentverse.llms.client import LLMClient
 from agentverse.llms.gate import RequestGate
+from agentverse.llms.pool import ModelPool
 from agentverse.runs.grading import grade_result, with_grade
 from agentverse.runs.store import RunDirectory, RunMode, RunRecord, SliceEntry, data_slice
 from dataloader.base import Sample
@@ -140,8 +140,8 @@ class RecordWriter:
         await asyncio.gather(self.task, return_exceptions=True)
 
 
-async def checked_client(config: TaskConfig, run_dir: RunDirectory) -> LLMClient:
-    llm = LLMClient.from_config(config.llm)
+async def checked_client(config: TaskConfig, run_dir: RunDirectory) -> ModelPool:
+    llm = ModelPool.from_config(config)
     try:
         for warning in await llm.check():
             run_dir.log(f"endpoint check: {warning}")
@@ -160,7 +160,7 @@ class SharedClient:
     """A client (and a problems-in-flight budget) shared by several runs, e.g. the points of a sweep:
     the runs neither check nor close it."""
 
-    llm: LLMClient
+    llm: ModelPool
     gate: asyncio.Semaphore | RequestGate
 
 
@@ -229,7 +229,7 @@ async def run_benchmark(
     return stats
 
 
-async def follow_caps(gate: RequestGate, llm: LLMClient) -> None:
+async def follow_caps(gate: RequestGate, llm: ModelPool) -> None:
     """Keep the problems in flight at the endpoints' summed caps, which change while running."""
     while True:
         await asyncio.sleep(CAPS_FOLLOWED_S)
@@ -237,7 +237,7 @@ async def follow_caps(gate: RequestGate, llm: LLMClient) -> None:
 
 
 def build_environment(
-    config: TaskConfig, llm: LLMClient, single_agent: bool, self_consistency: int | None
+    config: TaskConfig, llm: ModelPool, single_agent: bool, self_consistency: int | None
 ) -> Environment:
     if self_consistency is not None:
         return SelfConsistencyEnvironment(config, llm, self_consistency)
@@ -246,7 +246,7 @@ def build_environment(
     return TaskSolvingEnvironment(config, llm)
 
 
-def stop_reason(llm: LLMClient, writer: RecordWriter) -> str | None:
+def stop_reason(llm: ModelPool, writer: RecordWriter) -> str | None:
     """Why no further problem may start: every endpoint is down, or records can no longer be written."""
     if writer.failure is not None:
         return f"cannot write {writer.run_dir.records_path}: {writer.failure.strerror or writer.failure}"
@@ -255,7 +255,7 @@ def stop_reason(llm: LLMClient, writer: RecordWriter) -> str | None:
     return None
 
 
-def finish_log(run_dir: RunDirectory, stats: RunStats, writer: RecordWriter, llm: LLMClient | None) -> None:
+def finish_log(run_dir: RunDirectory, stats: RunStats, writer: RecordWriter, llm: ModelPool | None) -> None:
     if writer.unwritten:
         lost = ", ".join(record.sample_id for record in writer.unwritten)
         stats.lost = [record.sample_id for record in writer.unwritten]

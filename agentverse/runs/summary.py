@@ -106,6 +106,9 @@ class RunSummary(Summary):
         default_factory=dict, description="HTTP attempts per endpoint, retries included."
     )
     tokens_by_agent: dict[str, AgentUsage] = Field(description="Every call of the slice, errors included (cost).")
+    tokens_by_model: dict[str, AgentUsage] = Field(
+        default_factory=dict, description="The same calls by the model that answered them (mixed teams)."
+    )
     mean_tokens_per_problem: float | None = Field(description="Prompt + completion tokens, over completed problems.")
     mean_completion_tokens_per_problem: float | None = None
     problem_wall_time_s: float | None
@@ -164,6 +167,7 @@ class ResultDigest(Summary):
     context_overflows: int
     truncated_replies: int
     usage: dict[str, AgentUsage]
+    usage_by_model: dict[str, AgentUsage] = Field(default_factory=dict)
     attempts: dict[str, EndpointAttempts]
     wall_time_s: float
     total_tokens: int
@@ -205,6 +209,7 @@ def digest_result(result: ProblemResult) -> ResultDigest:
         context_overflows=sum(call.status == "context_overflow" for call in result.calls),
         truncated_replies=sum(call.truncated for call in result.calls),
         usage=result.usage,
+        usage_by_model=result.usage_by_model,
         attempts=endpoint_attempts(result),
         wall_time_s=result.wall_time_s,
         total_tokens=result.total_tokens,
@@ -224,10 +229,12 @@ def compact(record: RunRecord) -> CompactRecord:
     )
 
 
-def token_totals(records: list[CompactRecord]) -> dict[str, AgentUsage]:
+def token_totals(records: list[CompactRecord], by_model: bool = False) -> dict[str, AgentUsage]:
     totals: dict[str, AgentUsage] = {}
     for record in records:
-        for agent, usage in (record.result.usage if record.result else {}).items():
+        result = record.result
+        split = {} if result is None else (result.usage_by_model if by_model else result.usage)
+        for agent, usage in split.items():
             entry = totals.setdefault(agent, AgentUsage())
             entry.calls += usage.calls
             entry.failed_calls += usage.failed_calls
@@ -318,6 +325,7 @@ def summarize(
         truncated_replies=sum(result.truncated_replies for result in results),
         attempts_by_endpoint=attempt_totals(results),
         tokens_by_agent=token_totals(compacted),
+        tokens_by_model=token_totals(compacted, by_model=True),
         mean_tokens_per_problem=mean([float(result.total_tokens) for result in completed_results]),
         mean_completion_tokens_per_problem=mean([float(result.completion_tokens) for result in completed_results]),
         problem_wall_time_s=mean([result.wall_time_s for result in results]),

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import statistics
 from pathlib import Path
 
 import yaml
 
 from agentverse.config.schema import TaskConfig
-from agentverse.llms.client import LLMClient
+from agentverse.llms.pool import ModelPool
 from agentverse.runs.runner import SharedClient, run_benchmark
 from agentverse.runs.store import RunDirectory, RunDirError
 from agentverse.sweeps.spec import SweepSpec, System, matched_single_agent, seeded, systems
@@ -59,14 +60,17 @@ class Sweep:
         self.samples = samples
         self.out = out
         self.systems = systems(spec, base, source)
-        self.clients: dict[str, LLMClient] = {}
+        self.clients: dict[str, ModelPool] = {}
         self.stopped: list[str] = []
 
-    def client(self, config: TaskConfig) -> LLMClient:
+    def client(self, config: TaskConfig) -> ModelPool:
         """One client per endpoint configuration, shared by every system that uses it."""
-        key = config.llm.model_dump_json()
+        key = json.dumps(
+            {"llm": config.llm.model_dump(mode="json"), **config.model_dump(mode="json", include={"endpoints"})},
+            sort_keys=True,
+        )
         if key not in self.clients:
-            self.clients[key] = LLMClient.from_config(config.llm)
+            self.clients[key] = ModelPool.from_config(config)
         return self.clients[key]
 
     async def run(self, concurrency: int | None, held: contextlib.ExitStack) -> list[System]:

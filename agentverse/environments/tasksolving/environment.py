@@ -16,6 +16,7 @@ Two kinds of failure, two outcomes:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -30,6 +31,7 @@ from agentverse.environments.tasksolving.rules.executor import EXECUTORS, Execut
 from agentverse.environments.tasksolving.rules.role_assigner import ROLE_ASSIGNERS
 from agentverse.environments.tasksolving.state import ProblemState, RoundPlan
 from agentverse.llms.client import LLMClient
+from agentverse.llms.pool import ModelPool
 from agentverse.trace import CallRecord, Observer, Trace, TraceEvent
 from dataloader.base import Sample
 
@@ -62,6 +64,7 @@ class ProblemResult(BaseModel):
     fallbacks: int = 0
     failed_calls: int = 0
     usage: dict[str, AgentUsage] = Field(default_factory=dict)
+    usage_by_model: dict[str, AgentUsage] = Field(default_factory=dict, description="The same calls by model.")
     wall_time_s: float
     calls: list[CallRecord] = Field(default_factory=list)
     events: list[TraceEvent] = Field(default_factory=list)
@@ -106,6 +109,7 @@ class ProblemResult(BaseModel):
             fallbacks=sum(event.kind == "fallback" for event in trace.events),
             failed_calls=sum(call.status != "ok" for call in trace.calls),
             usage=usage_by_agent(trace.calls),
+            usage_by_model=usage_by(trace.calls, lambda call: call.model or "unknown"),
             wall_time_s=wall_time_s,
             calls=trace.calls,
             events=trace.events,
@@ -113,9 +117,13 @@ class ProblemResult(BaseModel):
 
 
 def usage_by_agent(calls: list[CallRecord]) -> dict[str, AgentUsage]:
+    return usage_by(calls, lambda call: call.agent_type)
+
+
+def usage_by(calls: list[CallRecord], key: Callable[[CallRecord], str]) -> dict[str, AgentUsage]:
     usage: dict[str, AgentUsage] = {}
     for call in calls:
-        entry = usage.setdefault(call.agent_type, AgentUsage())
+        entry = usage.setdefault(key(call), AgentUsage())
         entry.calls += 1
         entry.failed_calls += call.status != "ok"
         entry.prompt_tokens += call.prompt_tokens
@@ -127,20 +135,27 @@ def usage_by_agent(calls: list[CallRecord]) -> dict[str, AgentUsage]:
 class TaskSolvingEnvironment:
     """Runs problems with one config and one shared model client (safe to run many at once)."""
 
-    def __init__(self, config: TaskConfig, llm: LLMClient) -> None:
+    def __init__(self, config: TaskConfig, models: LLMClient | ModelPool) -> None:
         rule = config.environment.rule
         self.config = config
-        self.llm = llm
-        # Every component is built once, here, from its own config section (and its agent's config).
+        pool = ModelPool.of(models)
+        # Every component is built once, here, from its own config section, its agent's config and
+        # the client of the endpoint that agent names.
         ceo_agent = config.optional_agent("ceo")
-        self.ceo = CEO_RULES.get(rule.ceo.type)(rule.ceo, ceo_agent, llm, rule.role_assigner.cnt_agents)
+        ceo_llm = pool.for_agent(ceo_agent)
+        self.ceo = CEO_RULES.get(rule.ceo.type)(rule.ceo, ceo_agent, ceo_llm, rule.role_assigner.cnt_agents)
         role_agent = config.agent("role_assigner")
-        self.assign_roles = ROLE_ASSIGNERS.get(rule.role_assigner.type)(rule.role_assigner, role_agent, llm)
+        self.assign_roles = ROLE_ASSIGNERS.get(rule.role_assigner.type)(
+            rule.role_assigner, role_agent, pool.for_agent(role_agent)
+        )
         self.discuss = DECISION_MAKERS.get(rule.decision_maker.type)(rule.decision_maker)
         self.execute = EXECUTORS.get(rule.executor.type)(rule.executor)
-        self.evaluate = EVALUATORS.get(rule.evaluator.type)(rule.evaluator, config.agent("evaluator"), llm)
+        evaluator = config.agent("evaluator")
+        self.evaluate = EVALUATORS.get(rule.evaluator.type)(rule.evaluator, evaluator, pool.for_agent(evaluator))
         self.solver_config = config.agent("solver")
         self.critic_config = config.agent("critic")
+        self.solver_llm = pool.for_agent(self.solver_config)
+        self.critic_llm = pool.for_agent(self.critic_config)
 
     async def solve(self, sample: Sample, observer: Observer | None = None) -> ProblemResult:
         started = time.perf_counter()
@@ -207,13 +222,13 @@ class TaskSolvingEnvironment:
     def recruit(self, state: ProblemState, round_number: int, plan: RoundPlan) -> Team:
         """The solver keeps its memory across rounds; critics are recruited fresh each round."""
         if state.solver is None:
-            state.solver = Agent(self.solver_config, self.llm, state.trace, role=state.roles[0])
+            state.solver = Agent(self.solver_config, self.solver_llm, state.trace, role=state.roles[0])
         state.solver.role = state.roles[0]
         critic_config = self.critic_config
         critics = [
             Agent(
                 critic_config.model_copy(update={"name": f"{critic_config.name} {index}"}),
-                self.llm,
+                self.critic_llm,
                 state.trace,
                 role=role,
             )

@@ -18,6 +18,7 @@ from agentverse.environments.tasksolving.rules.decision_maker import gather_or_c
 from agentverse.environments.tasksolving.single_agent import solver_variables
 from agentverse.graders.vote import vote
 from agentverse.llms.client import LLMClient
+from agentverse.llms.pool import ModelPool
 from agentverse.trace import Observer, Trace
 from dataloader.base import Sample
 
@@ -27,9 +28,9 @@ def sample_name(index: int) -> str:
 
 
 class SelfConsistencyEnvironment:
-    def __init__(self, config: TaskConfig, llm: LLMClient, samples: int) -> None:
+    def __init__(self, config: TaskConfig, models: LLMClient | ModelPool, samples: int) -> None:
         self.config = config
-        self.llm = llm
+        self.llm = ModelPool.of(models).for_agent(config.agent("solver"))
         self.samples = samples
         solver = config.agent("solver")
         self.solvers = [solver.model_copy(update={"name": sample_name(index)}) for index in range(1, samples + 1)]

@@ -8,6 +8,7 @@ from agentverse.agents.agent import Agent, InfrastructureFailure
 from agentverse.config.schema import TaskConfig
 from agentverse.environments.tasksolving.environment import ProblemResult, Termination
 from agentverse.llms.client import LLMClient
+from agentverse.llms.pool import ModelPool
 from agentverse.trace import Observer, Trace
 from dataloader.base import Sample
 
@@ -23,9 +24,9 @@ def solver_variables(sample: Sample) -> dict[str, str]:
 
 
 class SingleAgentEnvironment:
-    def __init__(self, config: TaskConfig, llm: LLMClient) -> None:
+    def __init__(self, config: TaskConfig, models: LLMClient | ModelPool) -> None:
         self.config = config
-        self.llm = llm
+        self.llm = ModelPool.of(models).for_agent(config.agent("solver"))
 
     async def solve(self, sample: Sample, observer: Observer | None = None) -> ProblemResult:
         started = time.perf_counter()

@@ -1,0 +1,73 @@
+"""The models a team uses: the default endpoint (`llm`) and any named ones (`endpoints`), each
+with its own client (concurrency cap, retries, circuit breaker, thinking and context settings).
+Every agent calls the client its config names (`agents[i].endpoint`, default: `llm`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from agentverse.config.schema import DEFAULT_ENDPOINT, AgentConfig, TaskConfig
+from agentverse.llms.client import LLMClient
+from agentverse.llms.gate import EndpointLoad
+
+
+class ModelPool:
+    def __init__(self, clients: dict[str, LLMClient]) -> None:
+        if DEFAULT_ENDPOINT not in clients:
+            raise ValueError("a model pool needs the default endpoint")
+        self.clients = clients
+
+    @classmethod
+    def from_config(cls, config: TaskConfig) -> ModelPool:
+        clients = {DEFAULT_ENDPOINT: LLMClient.from_config(config.llm)}
+        clients |= {name: LLMClient.from_config(endpoint) for name, endpoint in config.endpoints.items()}
+        return cls(clients)
+
+    @classmethod
+    def of(cls, models: LLMClient | ModelPool) -> ModelPool:
+        """A pool as is, or a single client as a pool of one (every agent on the default endpoint)."""
+        return models if isinstance(models, ModelPool) else cls({DEFAULT_ENDPOINT: models})
+
+    @property
+    def default(self) -> LLMClient:
+        return self.clients[DEFAULT_ENDPOINT]
+
+    def for_agent(self, agent: AgentConfig | None) -> LLMClient:
+        name = agent.endpoint if agent is not None and agent.endpoint is not None else DEFAULT_ENDPOINT
+        try:
+            return self.clients[name]
+        except KeyError:
+            raise KeyError(f"no client for endpoint {name!r} (this pool has {sorted(self.clients)})") from None
+
+    async def check(self) -> list[str]:
+        warnings: list[str] = []
+        for name, client in self.clients.items():
+            warnings += [
+                f"{name}: {warning}" if name != DEFAULT_ENDPOINT else warning for warning in await client.check()
+            ]
+        return warnings
+
+    @property
+    def unreachable(self) -> bool:
+        """Some endpoint has every replica down: the roles on it cannot be served, so no problem can."""
+        return any(client.unreachable for client in self.clients.values())
+
+    def unreachable_message(self) -> str:
+        return "; ".join(
+            f"{name}: {client.unreachable_message()}" for name, client in self.clients.items() if client.unreachable
+        )
+
+    def request_cap(self) -> int:
+        """Problems worth having in flight: what the default endpoint (where most calls go) takes."""
+        return self.default.request_cap()
+
+    def load(self) -> list[EndpointLoad]:
+        return [load for client in self.clients.values() for load in client.load()]
+
+    @property
+    def notices(self) -> list[str]:
+        return [notice for client in self.clients.values() for notice in client.notices]
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(client.aclose() for client in self.clients.values()))
