@@ -27,7 +27,10 @@ from agentverse.testing.machine import free_port
 from dataloader.base import Sample
 
 
-def start_server(port: int, step_time: float, slowdown: float, pad_words: int) -> subprocess.Popen:
+def start_server(
+    port: int, step_time: float, slowdown: float, pad_words: int, dialogue: str = "cooperative"
+) -> subprocess.Popen:
+    """The GPU-like fake server in its own process, once it serves (`dialogue`: see its --dialogue)."""
     command = [
         sys.executable,
         "-m",
@@ -40,6 +43,8 @@ def start_server(port: int, step_time: float, slowdown: float, pad_words: int) -
         str(slowdown),
         "--pad-words",
         str(pad_words),
+        "--dialogue",
+        dialogue,
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None

@@ -21,10 +21,11 @@ import argparse
 import asyncio
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_runner import start_server as runner_server  # a sibling script
 
 from agentverse.config.loader import load_task_config
 from agentverse.runs.runner import run_benchmark
@@ -34,26 +35,9 @@ from dataloader.base import Sample
 
 
 def start_server(step_time: float, slowdown: float, pad_words: int) -> tuple[subprocess.Popen[str], str]:
+    """bench_runner's GPU-like fake server on a free port, answering the two-round dialogue."""
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "agentverse.testing.fake_server",
-        "--port",
-        str(port),
-        "--step-time",
-        str(step_time),
-        "--slowdown-per-request",
-        str(slowdown),
-        "--pad-words",
-        str(pad_words),
-        "--dialogue",
-        "two-rounds",
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    process.stdout.readline()  # "serving on ..."
-    return process, f"http://127.0.0.1:{port}/v1"
+    return runner_server(port, step_time, slowdown, pad_words, "two-rounds"), f"http://127.0.0.1:{port}/v1"
 
 
 async def timed_run(endpoints: list[str], samples: list[Sample], folder: Path, cap: int | None) -> dict[str, object]:
