@@ -36,7 +36,8 @@ class CallRecord(BaseModel):
     requests: int = 0
     latency_s: float = 0.0
     endpoint: str | None = None
-    model: str | None = None  # the served model that answered (its endpoint's `model`)
+    model: str | None = None  # the served model asked (its endpoint's `model`)
+    endpoint_name: str | None = None  # the task config's name of that endpoint (`default`: `llm`)
     max_tokens_sent: int | None = None  # after fitting into the context; may be below generation.max_tokens
     attempts: list[Attempt] = Field(default_factory=list, description="HTTP attempts, retries included.")
 

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from agentverse.config.loader import ConfigError
+from agentverse.environments.tasksolving.environment import AgentUsage
 from agentverse.graders.judge import JudgeError
 from agentverse.runs.store import CONFIG_FILE
 from agentverse.runs.summary import JudgeSettings, RunsAggregate, RunSummary, aggregate, evaluate_run
@@ -41,6 +42,17 @@ def expand_run_dirs(paths: list[Path], runs: int | None) -> list[Path]:
 
 def percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}%"
+
+
+def print_shares(label: str, split: dict[str, AgentUsage]) -> None:
+    total = sum(usage.completion_tokens for usage in split.values()) or 1
+    for name, usage in split.items():
+        latency = usage.latency_s / usage.calls if usage.calls else 0.0
+        print(
+            f"    {label} {name:<24} calls {usage.calls:>6}  failed {usage.failed_calls:>4}  "
+            f"prompt {usage.prompt_tokens:>10,}  completion {usage.completion_tokens:>10,} "
+            f"({100 * usage.completion_tokens / total:.1f}%)  mean latency {latency:.2f} s"
+        )
 
 
 def print_summary(summary: RunSummary) -> None:
@@ -70,13 +82,9 @@ def print_summary(summary: RunSummary) -> None:
             f"    {agent:<14} calls {usage.calls:>6}  failed {usage.failed_calls:>4}  "
             f"prompt {usage.prompt_tokens:>10,}  completion {usage.completion_tokens:>10,}"
         )
-    if len(summary.tokens_by_model) > 1:  # a mixed team: the cost by model
-        total = sum(usage.completion_tokens for usage in summary.tokens_by_model.values()) or 1
-        for model, usage in summary.tokens_by_model.items():
-            print(
-                f"    model {model:<24} calls {usage.calls:>6}  prompt {usage.prompt_tokens:>10,}  "
-                f"completion {usage.completion_tokens:>10,} ({100 * usage.completion_tokens / total:.1f}%)"
-            )
+    for label, split in (("model", summary.tokens_by_model), ("endpoint", summary.tokens_by_endpoint)):
+        if len(split) > 1:  # a mixed team: the cost by model and by endpoint
+            print_shares(label, split)
     if summary.judge is not None:
         judged = summary.judge
         print(

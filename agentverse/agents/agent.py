@@ -12,7 +12,7 @@ from typing import Any, Generic, Literal, TypedDict, TypeVar
 
 from agentverse.agents.memory import Memory, Message, lay_out
 from agentverse.agents.output_parsers import PARSERS, ParsedOutput, ParseError
-from agentverse.config.schema import AgentConfig, GenerationConfig
+from agentverse.config.schema import DEFAULT_ENDPOINT, AgentConfig, GenerationConfig
 from agentverse.llms.base import Attempt, ChatMessage, ContextOverflow, LLMError
 from agentverse.llms.client import Generation, LLMClient
 from agentverse.trace import CallRecord, Trace
@@ -30,6 +30,8 @@ class CallRequest(TypedDict):
     attempt: int
     messages: list[dict[str, str]]
     generation: GenerationConfig
+    model: str
+    endpoint_name: str
 
 
 class CallReply(TypedDict):
@@ -45,7 +47,6 @@ class CallReply(TypedDict):
     requests: int
     latency_s: float
     endpoint: str
-    model: str
     max_tokens_sent: int
     attempts: list[Attempt]
 
@@ -157,6 +158,8 @@ class Agent:
             attempt=attempt,
             messages=[{"role": message["role"], "content": message["content"]} for message in messages],
             generation=generation,
+            model=self.llm.config.model,
+            endpoint_name=self.llm.name,
         )
         try:
             result = await self.llm.generate(messages, generation)
@@ -166,7 +169,8 @@ class Agent:
         except LLMError as error:
             failed = CallRecord(**sent, status="llm_error", error=str(error), attempts=list(error.attempts))
             self.trace.add_call(failed)
-            raise InfrastructureFailure(self.name, round_number, str(error)) from error
+            cause = str(error) if self.llm.name == DEFAULT_ENDPOINT else f"endpoint {self.llm.name!r}: {error}"
+            raise InfrastructureFailure(self.name, round_number, cause) from error
         reply = reply_fields(result)
         try:
             parsed = self.parser(result.content, expected)
@@ -190,7 +194,6 @@ def reply_fields(result: Generation) -> CallReply:
         "requests": result.requests,
         "latency_s": result.latency_s,
         "endpoint": result.endpoint,
-        "model": result.model,
         "max_tokens_sent": result.max_tokens,
         "attempts": list(result.attempts),
     }

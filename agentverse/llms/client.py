@@ -12,7 +12,7 @@ import time
 
 from pydantic import BaseModel, ConfigDict
 
-from agentverse.config.schema import EndpointConfig, GenerationConfig
+from agentverse.config.schema import DEFAULT_ENDPOINT, EndpointConfig, GenerationConfig
 from agentverse.llms import openai_backend, transformers_backend  # noqa: F401  (they register themselves)
 from agentverse.llms.base import BACKENDS, Attempt, Backend, ChatMessage, ContextOverflow, LLMError, RawCompletion
 from agentverse.llms.gate import EndpointLoad
@@ -68,15 +68,19 @@ def full_text(raw: RawCompletion) -> str:
 
 
 class LLMClient:
-    """The single model every agent shares; concurrency limits live in the backend."""
+    """One endpoint's model, shared by the agents that call it; concurrency limits live in the backend.
 
-    def __init__(self, config: EndpointConfig, backend: Backend) -> None:
+    `name` is the endpoint's name in the task config (`default` for `llm`), kept on every call record.
+    """
+
+    def __init__(self, config: EndpointConfig, backend: Backend, name: str = DEFAULT_ENDPOINT) -> None:
         self.config = config
         self.backend = backend
+        self.name = name
 
     @classmethod
-    def from_config(cls, config: EndpointConfig) -> LLMClient:
-        return cls(config, BACKENDS.get(config.backend)(config))
+    def from_config(cls, config: EndpointConfig, name: str = DEFAULT_ENDPOINT) -> LLMClient:
+        return cls(config, BACKENDS.get(config.backend)(config), name)
 
     def fit_to_context(self, messages: list[ChatMessage], generation: GenerationConfig) -> GenerationConfig:
         """Keep prompt + max_tokens inside the context.

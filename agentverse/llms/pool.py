@@ -10,6 +10,7 @@ import asyncio
 from agentverse.config.schema import DEFAULT_ENDPOINT, AgentConfig, TaskConfig
 from agentverse.llms.client import LLMClient
 from agentverse.llms.gate import EndpointLoad
+from agentverse.llms.openai_backend import EndpointCheckError
 
 
 class ModelPool:
@@ -21,7 +22,7 @@ class ModelPool:
     @classmethod
     def from_config(cls, config: TaskConfig) -> ModelPool:
         clients = {DEFAULT_ENDPOINT: LLMClient.from_config(config.llm)}
-        clients |= {name: LLMClient.from_config(endpoint) for name, endpoint in config.endpoints.items()}
+        clients |= {name: LLMClient.from_config(endpoint, name) for name, endpoint in config.endpoints.items()}
         return cls(clients)
 
     @classmethod
@@ -41,11 +42,16 @@ class ModelPool:
             raise KeyError(f"no client for endpoint {name!r} (this pool has {sorted(self.clients)})") from None
 
     async def check(self) -> list[str]:
+        """Every endpoint's pre-run check; a named endpoint's warnings and errors carry its name."""
         warnings: list[str] = []
         for name, client in self.clients.items():
-            warnings += [
-                f"{name}: {warning}" if name != DEFAULT_ENDPOINT else warning for warning in await client.check()
-            ]
+            try:
+                found = await client.check()
+            except EndpointCheckError as error:
+                if name == DEFAULT_ENDPOINT:
+                    raise
+                raise EndpointCheckError(f"endpoint {name!r} ({client.config.model}): {error}") from None
+            warnings += [f"endpoint {name!r}: {warning}" if name != DEFAULT_ENDPOINT else warning for warning in found]
         return warnings
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import Literal
 
 from agentverse.runs.paper import BENCHMARKS, TABLE1
 from agentverse.runs.store import RunDirectory, RunRecord
@@ -129,20 +130,23 @@ def plot_accuracy_vs_tokens(summaries: list[RunSummary], path: Path) -> None:
     plt.close(figure)
 
 
-def models_table(summaries: list[RunSummary]) -> str:
-    """Prompt and completion tokens per model and run, with each model's share of the completions
-    (what a smaller model for a role would take off the large one)."""
+def usage_table(summaries: list[RunSummary], by: Literal["model", "endpoint", "agent"]) -> str:
+    """Calls, failures, tokens and latency per model (or endpoint, or role) and run, with each one's
+    share of the completions (what a smaller model for a role would take off the large one)."""
     lines = [
-        "| run | model | calls | prompt tokens | completion tokens | share of completions |",
-        "|---|---|---|---|---|---|",
+        f"| run | {by} | calls | failed | prompt tokens | completion tokens | share of completions | mean latency |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for summary in summaries:
-        total = sum(usage.completion_tokens for usage in summary.tokens_by_model.values()) or 1
-        for model, usage in summary.tokens_by_model.items():
+        splits = {"model": summary.tokens_by_model, "endpoint": summary.tokens_by_endpoint}
+        split = splits.get(by, summary.tokens_by_agent)
+        total = sum(usage.completion_tokens for usage in split.values()) or 1
+        for name, usage in split.items():
             share = 100 * usage.completion_tokens / total
+            latency = f"{usage.latency_s / usage.calls:.2f} s" if usage.calls else "-"
             lines.append(
-                f"| {summary.run_dir} | {model} | {usage.calls} | {usage.prompt_tokens:,} | "
-                f"{usage.completion_tokens:,} | {share:.1f}% |"
+                f"| {summary.run_dir} | {name} | {usage.calls:,} | {usage.failed_calls:,} | {usage.prompt_tokens:,} | "
+                f"{usage.completion_tokens:,} | {share:.1f}% | {latency} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -256,7 +260,10 @@ def write_report(summaries: list[RunSummary], run_paths: list[Path], output: Pat
         written.append(output / name)
     text = "# MAS-TTS results\n\n## Scores next to the paper's Table 1\n\n" + markdown_table(groups)
     text += "\n## Runs\n\n" + details_table(summaries)
-    text += "\n## Tokens by model\n\n" + models_table(summaries)
+    text += "\n## Tokens by role\n\n" + usage_table(summaries, "agent")
+    text += "\n## Tokens by model\n\n" + usage_table(summaries, "model")
+    if any(len(summary.tokens_by_endpoint) > 1 for summary in summaries):  # a mixed team
+        text += "\n## Tokens by endpoint\n\n" + usage_table(summaries, "endpoint")
     text += "\n## Plots\n\n" + "".join(f"![{name}]({name})\n\n" for name in plots)
     (output / "report.md").write_text(text, encoding="utf-8")
     return [output / "report.md", *written]

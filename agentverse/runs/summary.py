@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -107,7 +108,10 @@ class RunSummary(Summary):
     )
     tokens_by_agent: dict[str, AgentUsage] = Field(description="Every call of the slice, errors included (cost).")
     tokens_by_model: dict[str, AgentUsage] = Field(
-        default_factory=dict, description="The same calls by the model that answered them (mixed teams)."
+        default_factory=dict, description="The same calls by the model asked (mixed teams)."
+    )
+    tokens_by_endpoint: dict[str, AgentUsage] = Field(
+        default_factory=dict, description="The same calls by the task config's endpoint name (mixed teams)."
     )
     mean_tokens_per_problem: float | None = Field(description="Prompt + completion tokens, over completed problems.")
     mean_completion_tokens_per_problem: float | None = None
@@ -168,6 +172,7 @@ class ResultDigest(Summary):
     truncated_replies: int
     usage: dict[str, AgentUsage]
     usage_by_model: dict[str, AgentUsage] = Field(default_factory=dict)
+    usage_by_endpoint: dict[str, AgentUsage] = Field(default_factory=dict)
     attempts: dict[str, EndpointAttempts]
     wall_time_s: float
     total_tokens: int
@@ -210,6 +215,7 @@ def digest_result(result: ProblemResult) -> ResultDigest:
         truncated_replies=sum(call.truncated for call in result.calls),
         usage=result.usage,
         usage_by_model=result.usage_by_model,
+        usage_by_endpoint=result.usage_by_endpoint,
         attempts=endpoint_attempts(result),
         wall_time_s=result.wall_time_s,
         total_tokens=result.total_tokens,
@@ -229,11 +235,15 @@ def compact(record: RunRecord) -> CompactRecord:
     )
 
 
-def token_totals(records: list[CompactRecord], by_model: bool = False) -> dict[str, AgentUsage]:
+def token_totals(
+    records: list[CompactRecord], by: Literal["agent", "model", "endpoint"] = "agent"
+) -> dict[str, AgentUsage]:
     totals: dict[str, AgentUsage] = {}
     for record in records:
         result = record.result
-        split = {} if result is None else (result.usage_by_model if by_model else result.usage)
+        if result is None:
+            continue
+        split = {"agent": result.usage, "model": result.usage_by_model, "endpoint": result.usage_by_endpoint}[by]
         for agent, usage in split.items():
             entry = totals.setdefault(agent, AgentUsage())
             entry.calls += usage.calls
@@ -325,7 +335,8 @@ def summarize(
         truncated_replies=sum(result.truncated_replies for result in results),
         attempts_by_endpoint=attempt_totals(results),
         tokens_by_agent=token_totals(compacted),
-        tokens_by_model=token_totals(compacted, by_model=True),
+        tokens_by_model=token_totals(compacted, "model"),
+        tokens_by_endpoint=token_totals(compacted, "endpoint"),
         mean_tokens_per_problem=mean([float(result.total_tokens) for result in completed_results]),
         mean_completion_tokens_per_problem=mean([float(result.completion_tokens) for result in completed_results]),
         problem_wall_time_s=mean([result.wall_time_s for result in results]),

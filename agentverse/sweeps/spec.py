@@ -103,10 +103,11 @@ def load_sweep(path: Path) -> SweepSpec:
 
 
 def short_names(keys: list[str]) -> dict[str, str]:
-    """Each dotted key by its last part, or its last two where the last part is shared."""
+    """Each dotted key by its last part, or its last two where the last part is shared or names a
+    role's setting (`agents.ceo.endpoint`: `ceo.endpoint`)."""
     lasts = [key.rsplit(".", 1)[-1] for key in keys]
     return {
-        key: (".".join(key.split(".")[-2:]) if lasts.count(last) > 1 else last)
+        key: (".".join(key.split(".")[-2:]) if lasts.count(last) > 1 or key.startswith("agents.") else last)
         for key, last in zip(keys, lasts, strict=True)
     }
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from agentverse.agents.agent import Agent, InfrastructureFailure
 from agentverse.agents.memory import Message
-from agentverse.config.schema import TaskConfig
+from agentverse.config.schema import DEFAULT_ENDPOINT, TaskConfig
 from agentverse.environments.tasksolving.rules.ceo import CEO_RULES
 from agentverse.environments.tasksolving.rules.decision_maker import DECISION_MAKERS, Team
 from agentverse.environments.tasksolving.rules.evaluator import EVALUATORS
@@ -65,6 +65,9 @@ class ProblemResult(BaseModel):
     failed_calls: int = 0
     usage: dict[str, AgentUsage] = Field(default_factory=dict)
     usage_by_model: dict[str, AgentUsage] = Field(default_factory=dict, description="The same calls by model.")
+    usage_by_endpoint: dict[str, AgentUsage] = Field(
+        default_factory=dict, description="The same calls by the task config's endpoint name (`default`: `llm`)."
+    )
     wall_time_s: float
     calls: list[CallRecord] = Field(default_factory=list)
     events: list[TraceEvent] = Field(default_factory=list)
@@ -110,6 +113,7 @@ class ProblemResult(BaseModel):
             failed_calls=sum(call.status != "ok" for call in trace.calls),
             usage=usage_by_agent(trace.calls),
             usage_by_model=usage_by(trace.calls, lambda call: call.model or "unknown"),
+            usage_by_endpoint=usage_by(trace.calls, lambda call: call.endpoint_name or DEFAULT_ENDPOINT),
             wall_time_s=wall_time_s,
             calls=trace.calls,
             events=trace.events,
