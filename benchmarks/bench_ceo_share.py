@@ -44,9 +44,10 @@ def thinking_model(fill: float, expert_budget: int) -> Any:
         if last["role"] == "assistant" and last["content"].endswith(THINK_END):
             return FakeReply(answer)  # the forced answer after a cut thought
         budget = int(payload["max_tokens"])
-        words = min(budget, max(1, round(fill * budget)))
-        thought = " ".join(["hmm"] * words)
-        return FakeReply(thought if words >= budget else f"{thought}</think>{answer}")
+        words = max(1, round(fill * budget))
+        if words >= budget:  # longer than the budget: the server cuts it (finish_reason length)
+            return FakeReply(" ".join(["hmm"] * (budget + 1)))
+        return FakeReply(" ".join(["hmm"] * words) + f"</think>{answer}")
 
     return reply
 

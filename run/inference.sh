@@ -22,6 +22,12 @@
 #   RUN_ROOT     where run directories go (default outputs/inference/MODEL)
 #   PYTHON       interpreter with this project installed (default .venv/bin/python, else python3)
 #   Server settings (TENSOR_PARALLEL_SIZE, MAX_MODEL_LEN, PORT, ...) are those of run/serve.sh.
+# A mixed team (a role on another model): serve both (run/serve.sh's header shows two servers on
+# ports 8000 and 8001), then pass the second endpoint and the role through to agentverse-benchmark:
+#   MODEL=m1-32b BASE_URL=http://127.0.0.1:8000/v1 bash run/inference.sh \
+#     --endpoint small=qwen2.5-7b@http://127.0.0.1:8001/v1 --agent-endpoint ceo=small
+#   (repeatable; `endpoints:` and `agents[i].endpoint` in a task config do the same, and
+#   documentation/serving.md has the details)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${ROOT}"

@@ -29,6 +29,12 @@
 #                         DATA_PARALLEL_START_RANK (one launch per node; nodes after the first are
 #                         headless). PIPELINE_PARALLEL_SIZE: see run/serve_ray_cluster.sh.
 #   THINKING_BUDGET=1     accept per-request thinking budgets (llm.budget_forcing: server)
+# Two models side by side (a mixed team, e.g. a small CEO beside M1-32B): one launch per model, each
+# on its own GPUs and port (PID_FILE and LOG_FILE follow PORT), then name the second in the run:
+#   CUDA_VISIBLE_DEVICES=0,1,2,3 PORT=8000 run/serve.sh --background
+#   CUDA_VISIBLE_DEVICES=4 PORT=8001 MODEL_PATH=Qwen/Qwen2.5-7B-Instruct SERVED_MODEL_NAME=qwen2.5-7b \
+#     run/serve.sh --background
+#   (run/inference.sh shows the run; PORT=8001 run/serve.sh --stop stops the second)
 # vLLM reads VLLM_API_KEY itself when set; this script never writes it anywhere.
 # Set up the interpreter first: bash scripts/setup_serve_env.sh
 

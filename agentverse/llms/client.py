@@ -21,6 +21,7 @@ THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 FINAL_ANSWER = "<Final Answer>:"
 RESEARCH_EMPTY_RETRIES = 3  # the research code asks again, up to 3 times, while a forced answer is empty
+FORCED_ANSWER_OVERHEAD = 16  # tokens for `</think>` and the chat template around a forced answer
 
 
 class Generation(BaseModel):
@@ -101,6 +102,24 @@ class LLMClient:
             return generation
         return generation.model_copy(update={"max_tokens": room})
 
+    def fit_beside(
+        self, first: RawCompletion, messages: list[ChatMessage], answer: GenerationConfig
+    ) -> GenerationConfig:
+        """Fit a forced answer beside the prompt and thought of the request before it, by the
+        server's own count of both when it gave one (an estimate from characters can be far off
+        for a long thought), else by the estimate of `fit_to_context`."""
+        if first.prompt_tokens <= 0 or first.completion_tokens <= 0:
+            return self.fit_to_context(messages, answer)
+        used = first.prompt_tokens + first.completion_tokens + FORCED_ANSWER_OVERHEAD
+        room = self.config.context_length - used
+        if room < self.config.min_reply_tokens:
+            raise ContextOverflow(
+                f"the prompt and the thought ({used} tokens by the server's count) leave {max(room, 0)} of the "
+                f"{self.config.context_length}-token context for the forced answer, below min_reply_tokens "
+                f"{self.config.min_reply_tokens}; not sent"
+            )
+        return answer if answer.max_tokens <= room else answer.model_copy(update={"max_tokens": room})
+
     async def generate(self, messages: list[ChatMessage], generation: GenerationConfig) -> Generation:
         started = time.perf_counter()
         if self.config.fit_to_context:
@@ -148,11 +167,9 @@ class LLMClient:
             return first.text.strip(), None, [first], False
         answer_budget = max(1, min(self.config.context_length - generation.max_tokens, generation.max_tokens // 2))
         forced_prefix = f"{prefill}{first.text}\n{THINK_CLOSE}\n\n"
-        # The thinking now belongs to the prompt: the answer budget must fit beside it.
-        answer = self.fit_to_context(
-            [*messages, {"role": "assistant", "content": forced_prefix}],
-            generation.model_copy(update={"max_tokens": answer_budget}),
-        )
+        answer = generation.model_copy(update={"max_tokens": answer_budget})
+        if self.config.fit_to_context:  # the thinking now belongs to the prompt: the answer must fit beside it
+            answer = self.fit_beside(first, [*messages, {"role": "assistant", "content": forced_prefix}], answer)
         try:
             second = await self.backend.complete(messages, answer, forced_prefix)
         except LLMError as error:
@@ -178,6 +195,8 @@ class LLMClient:
         prefix = f"{prefill}{text}{THINK_CLOSE}" if prefill is not None else f"{text}{FINAL_ANSWER}"
         budget = min(self.config.context_length - generation.max_tokens, int(0.5 * generation.max_tokens))
         answer = generation.model_copy(update={"max_tokens": max(1, budget)})
+        if self.config.fit_to_context:  # (paper-exact mode does not: the research code never fits)
+            answer = self.fit_beside(first, [*messages, {"role": "assistant", "content": prefix}], answer)
         raws = [first]
         content = ""
         # A thinking model whose forced answer comes back empty is asked again (3 more times at most).

@@ -407,3 +407,30 @@ async def test_budget_is_fitted_into_the_context_and_recorded() -> None:
     sent = requests_of(responder, "solver")[0]["max_tokens"]
     assert solver_call.generation.max_tokens == 256  # what the config asked for
     assert sent == solver_call.max_tokens_sent < 256  # what the context allowed, sent and recorded
+
+
+async def test_a_forced_answer_at_the_papers_budget_fits_beside_the_thought_by_the_servers_count() -> None:
+    """The CEO's 32000-token budget in a 32768-token context: the thought (counted by the server)
+    leaves a few hundred tokens to answer in; an estimate from its characters would leave none."""
+    budget, context = 32000, 32768
+
+    def ceo(payload: dict[str, Any]) -> FakeReply:
+        if payload["messages"][-1]["content"].endswith("</think>\n\n"):
+            return FakeReply(STOP)
+        return FakeReply(" ".join(["mmmmmmmm"] * (payload["max_tokens"] + 1)))  # 9 characters a token
+
+    responder = ScriptedResponder(ceo=[ceo], solver=["done</think>\\boxed{42}"], evaluator=["</think>" + RIGHT])
+    result, _ = await run(
+        responder, **{"llm.thinking": True, "llm.context_length": context, "agents.ceo.llm.max_tokens": budget}
+    )
+    call = next(call for call in result.calls if call.agent_type == "ceo")
+    assert call.status == "ok" and call.forced_answer and call.requests == 2, call.error
+    first, forced = requests_of(responder, "ceo")[:2]
+    used = prompt_words(first) + first["max_tokens"]  # what the server counted: prompt and thought
+    assert used + forced["max_tokens"] <= context  # the answer fits beside them
+    assert forced["max_tokens"] >= context - used - 64  # and little room is wasted
+
+
+def prompt_words(payload: dict[str, Any]) -> int:
+    """What the fake server counts for a request's prompt (whitespace-separated words)."""
+    return sum(len(message["content"].split()) for message in payload["messages"])
