@@ -12,7 +12,18 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["agentverse*", "agentverse_command*", "dataloader*"]),
-    package_data={"agentverse": ["tasks/**/*.yaml", "tasks/*/*/*/*.yaml"], "dataloader": ["fixtures/*"]},
+    package_data={
+        "agentverse": [
+            "tasks/**/*.yaml",
+            "tasks/*/*/*/*.yaml",
+            # The viewer's page; KaTeX under vendor/ is put there by scripts/build_viewer_assets.sh
+            # (run it before building a wheel).
+            "view/static/*",
+            "view/static/vendor/katex/*",
+            "view/static/vendor/katex/*/*",
+        ],
+        "dataloader": ["fixtures/*"],
+    },
     include_package_data=True,
     install_requires=[
         "pydantic>=2.6,<3",
@@ -49,6 +60,7 @@ setup(
             "agentverse-report=agentverse_command.report:main",
             "agentverse-import-config=agentverse_command.import_config:main",
             "agentverse-sweep=agentverse_command.sweep:main",
+            "agentverse-view=agentverse_command.view:main",
         ]
     },
 )

@@ -31,3 +31,5 @@ path = pathlib.Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M
 assert path.is_file(), f"embedded model missing: {path}"
 print(f"embedded model: {path}")
 PY
+# The run viewer's pinned front-end files (KaTeX), served from the installed package.
+bash "${ROOT}/scripts/build_viewer_assets.sh" || echo "warning: viewer assets not built; agentverse-view shows math as TeX" >&2
