@@ -136,6 +136,7 @@ def test_the_problem_page_shows_rounds_decisions_verdicts_and_failures(page: Any
     verdicts = page.locator(".call.critic .badge.agree, .call.critic .badge.disagree").all_inner_texts()
     assert verdicts == ["disagree", "agree"]
     assert page.locator(".katex").count() >= 3  # the problem, the target and the answer as math
+    assert page.locator(".final .katex").count() >= 2  # `$x = ...$` and the \boxed{} answer outside $
     assert not page.locator("details.thinking[open]").count()  # thinking collapsed by default
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "problem-page.png"), full_page=True)

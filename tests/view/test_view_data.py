@@ -83,6 +83,19 @@ def test_runs_are_found_under_folders_with_their_statistics(view_runs: tuple[Pat
     assert stats.score == pytest.approx(summary["score"])
 
 
+def test_a_sweep_directory_shows_its_points(view_runs: tuple[Path, Path], tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    for point in ("max_turn=1", "max_turn=2"):
+        for run in ("run-1", "run-2", "run-10"):
+            shutil.copytree(view_runs[0], sweep / "points" / point / run, ignore=shutil.ignore_patterns(".lock"))
+    (sweep / "points.csv").write_text("system,score\n")
+    runs = find_runs([sweep])
+    assert [run.name for run in runs] == [
+        f"sweep/points/{point}/{run}" for point in ("max_turn=1", "max_turn=2") for run in ("run-1", "run-2", "run-10")
+    ]
+    assert all(run.sweep and run.group == f"sweep/points/{run.path.parent.name}" for run in runs)
+
+
 def test_a_problem_page_holds_every_round_decision_verdict_and_failed_call(view_runs: tuple[Path, Path]) -> None:
     records = RecordsFile(view_runs[0] / "records.jsonl")
     records.refresh()

@@ -87,6 +87,32 @@ function renderMath(node) {
   });
 }
 
+function boxedAsMath(text) {
+  // \boxed{...} outside $...$ (how solvers state answers) is shown as math too.
+  let out = "";
+  let index = 0;
+  while (index < text.length) {
+    const start = text.indexOf("\\boxed{", index);
+    if (start < 0) break;
+    const before = text.slice(0, start);
+    const insideMath = (before.match(/(?<!\\)\$/g) || []).length % 2 === 1;
+    let depth = 0;
+    let end = start + 7;
+    for (; end < text.length; end += 1) {
+      if (text[end] === "{") depth += 1;
+      else if (text[end] === "}" && --depth === 0) break;
+    }
+    if (end >= text.length || insideMath) {
+      out += text.slice(index, start + 7);
+      index = start + 7;
+      continue;
+    }
+    out += `${text.slice(index, start)}$${text.slice(start, end + 1)}$`;
+    index = end + 1;
+  }
+  return out + text.slice(index);
+}
+
 function texText(text, asMath) {
   // A short answer of a math task is TeX itself (e.g. \frac{3}{4}); other text holds $...$ spans.
   const node = el("div", { class: "text tex" });
@@ -94,7 +120,7 @@ function texText(text, asMath) {
   if (asMath && typeof katex !== "undefined" && value && value.length < 300 && !value.includes("\n")) {
     katex.render(value, node, { throwOnError: false });
   } else {
-    node.textContent = value;
+    node.textContent = boxedAsMath(value);
     renderMath(node);
   }
   return node;
