@@ -30,7 +30,7 @@ from pathlib import Path
 from agentverse.config.loader import ConfigError
 from agentverse.llms.openai_backend import EndpointCheckError, MissingAPIKey, api_key_from
 from agentverse.runs.store import RunDirError
-from agentverse.sweeps.report import write_report
+from agentverse.sweeps.report import score_text, write_report
 from agentverse.sweeps.run import Sweep, SweepStopped
 from agentverse.sweeps.spec import load_sweep
 from agentverse_command.common import Interrupted, add_model_options, load_config_or_exit, run_interruptibly
@@ -92,9 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return interrupted.exit_code
     for row in rows:
-        print(
-            f"{row.system:<48} {row.score:5.1f} ± {row.standard_error:4.1f}  {row.mean_completion_tokens:8.0f} tokens"
-        )
+        print(f"{row.system:<48} {score_text(row):>12}  {row.mean_completion_tokens:8.0f} tokens  {row.errors} errors")
     print(f"wrote {args.out / 'points.csv'}, {args.out / 'report.md'} and plots")
     return 0
 

@@ -34,7 +34,9 @@ from agentverse_command.benchmark import main as benchmark_main  # noqa: E402
 def make_run(folder: Path, problems: int, pad_words: int) -> Path:
     data = folder / "problems.jsonl"
     lines = [
-        json.dumps({"id": f"q{index:04d}", "input": f"Problem {index}: what is $\\frac{{{index}}}{{2}}$?", "target": "42"})
+        json.dumps(
+            {"id": f"q{index:04d}", "input": f"Problem {index}: what is $\\frac{{{index}}}{{2}}$?", "target": "42"}
+        )
         for index in range(problems)
     ]
     data.write_text("\n".join(lines) + "\n")
@@ -73,7 +75,8 @@ def main() -> int:
         started = time.perf_counter()
         run_dir = make_run(Path(scratch), args.problems, args.pad_words)
         size = (run_dir / "records.jsonl").stat().st_size
-        print(f"run: {args.problems} problems, records.jsonl {size / 1e6:.1f} MB, made in {time.perf_counter() - started:.1f} s")
+        made = time.perf_counter() - started
+        print(f"run: {args.problems} problems, records.jsonl {size / 1e6:.1f} MB, made in {made:.1f} s")
         command = [sys.executable, "-m", "agentverse_command.view", str(run_dir.parent), "--port", "0"]
         viewer = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         try:

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from agentverse.graders.base import GradeStatus
 from agentverse.graders.registry import get_grader
 from agentverse.graders.vote import vote
 from agentverse.runs.store import RunRecord
@@ -36,10 +37,10 @@ class Row(BaseModel):
     k: int | None = None
     runs: int
     problems: int
-    score: float
-    standard_error: float
-    ci_low: float
-    ci_high: float
+    score: float | None  # None: no problem completed (never shown as 0)
+    standard_error: float | None
+    ci_low: float | None
+    ci_high: float | None
     mean_completion_tokens: float
     mean_total_tokens: float
     mean_calls: float
@@ -91,10 +92,10 @@ def measured(
         k=k,
         runs=len(by_run),
         problems=found.problems,
-        score=100 * found.mean if found.problems else 0.0,
-        standard_error=100 * found.standard_error,
-        ci_low=100 * found.low if found.problems else 0.0,
-        ci_high=100 * found.high if found.problems else 0.0,
+        score=100 * found.mean if found.problems else None,
+        standard_error=100 * found.standard_error if found.problems else None,
+        ci_low=100 * found.low if found.problems else None,
+        ci_high=100 * found.high if found.problems else None,
         mean_completion_tokens=mean_of([cost[0] for cost in costs]),
         mean_total_tokens=mean_of([cost[1] for cost in costs]),
         mean_calls=mean_of([cost[2] for cost in costs]),
@@ -143,14 +144,16 @@ async def consistency_rows(system: System, records: list[dict[str, RunRecord]], 
     kind = system.config.task.kind
     grader = get_grader(kind)
     samples = system.samples or max(ks)
-    grades: dict[tuple[str, str], float] = {}
+    grades: dict[tuple[str, str], float | None] = {}
 
-    async def score(record: RunRecord, text: str | None) -> float:
+    async def score(record: RunRecord, text: str | None) -> float | None:
+        """The answer's score; None where the grader could not decide (the problem is excluded)."""
         if text is None:
             return 0.0
         key = (record.sample.id, text)
         if key not in grades:
-            grades[key] = (await grader(record.sample, text)).score
+            grade = await grader(record.sample, text)
+            grades[key] = None if grade.status == GradeStatus.ERROR else grade.score
         return grades[key]
 
     rows = []
@@ -167,9 +170,13 @@ async def consistency_rows(system: System, records: list[dict[str, RunRecord]], 
                     continue
                 texts = sample_texts(record, samples)
                 chosen = vote(kind, texts[:k])
-                scores[sample_id] = await score(record, texts[chosen] if chosen is not None else None)
-                correct = [await score(record, text) == 1.0 for text in texts]
-                passes.append(pass_at_k(samples, sum(correct), k))
+                chosen_score = await score(record, texts[chosen] if chosen is not None else None)
+                sample_scores = [await score(record, text) for text in texts]
+                if chosen_score is None or None in sample_scores:
+                    errors += 1  # a grader that cannot decide makes the problem an error, as in a run
+                    continue
+                scores[sample_id] = chosen_score
+                passes.append(pass_at_k(samples, sum(value == 1.0 for value in sample_scores), k))
                 first = {f"Solver {index}" for index in range(1, k + 1)}
                 calls = [call for call in record.result.calls if call.agent in first]
                 completion = sum(call.completion_tokens for call in calls)
@@ -205,6 +212,22 @@ def write_csv(rows: list[Row], path: Path) -> None:
             writer.writerow(values)
 
 
+def score_text(row: Row) -> str:
+    return "–" if row.score is None else f"{row.score:.1f} ± {row.standard_error or 0.0:.1f}"
+
+
+def interval_text(row: Row) -> str:
+    return "–" if row.ci_low is None or row.ci_high is None else f"[{row.ci_low:.1f}, {row.ci_high:.1f}]"
+
+
+def pareto_rows(rows: list[Row]) -> list[Row]:
+    """The rows on the frontier of score against completion tokens, among those with a score."""
+    scored = [row for row in rows if row.score is not None]
+    return [
+        scored[index] for index in pareto_frontier([(row.mean_completion_tokens, row.score or 0.0) for row in scored])
+    ]
+
+
 def paired(first: Measured, second: Measured) -> tuple[float, float, int] | None:
     """(difference in points, p-value, problems) over the problems both completed."""
     common = sorted(first.by_problem.keys() & second.by_problem.keys())
@@ -236,9 +259,9 @@ def comparisons(found: list[Measured]) -> list[str]:
                 continue
             difference, p_value, problems = result
             lines.append(
-                f"| {item.row.system} | {item.row.score:.1f} ± {item.row.standard_error:.1f} | "
+                f"| {item.row.system} | {score_text(item.row)} | "
                 f"{other.row.system} ({other.row.mean_completion_tokens:.0f} tokens) | "
-                f"{other.row.score:.1f} ± {other.row.standard_error:.1f} | {difference:+.1f} | {p_value:.3f} | "
+                f"{score_text(other.row)} | {difference:+.1f} | {p_value:.3f} | "
                 f"{problems} |"
             )
     return lines
@@ -261,8 +284,8 @@ def markdown(spec: SweepSpec, found: list[Measured]) -> str:
     for row in rows:
         passes = "-" if row.pass_at_k is None else f"{row.pass_at_k:.1f}"
         lines.append(
-            f"| {row.system} | {row.kind} | {row.score:.1f} ± {row.standard_error:.1f} | "
-            f"[{row.ci_low:.1f}, {row.ci_high:.1f}] | {row.mean_completion_tokens:.0f} | {row.mean_total_tokens:.0f} | "
+            f"| {row.system} | {row.kind} | {score_text(row)} | "
+            f"{interval_text(row)} | {row.mean_completion_tokens:.0f} | {row.mean_total_tokens:.0f} | "
             f"{row.mean_calls:.1f} | {row.mean_rounds:.2f} | {row.errors} | {passes} |"
         )
     lines += ["", "## Matched compute", "", *comparisons(found), ""]
@@ -288,19 +311,20 @@ def plot_pareto(rows: list[Row], path: Path) -> None:
 
     figure, axes = plt.subplots(figsize=(7, 4.5))
     markers = {"mas": "o", "single-agent": "s"}
+    rows = [row for row in rows if row.score is not None]  # nothing completed: nothing to plot
     for row in rows:
         axes.errorbar(
             row.mean_completion_tokens,
-            row.score,
-            yerr=row.standard_error,
+            row.score or 0.0,
+            yerr=row.standard_error or 0.0,
             fmt=markers.get(row.kind, "^"),
             capsize=3,
             label=row.system,
         )
-    frontier = pareto_frontier([(row.mean_completion_tokens, row.score) for row in rows])
+    frontier = pareto_rows(rows)
     axes.plot(
-        [rows[index].mean_completion_tokens for index in frontier],
-        [rows[index].score for index in frontier],
+        [row.mean_completion_tokens for row in frontier],
+        [row.score or 0.0 for row in frontier],
         "k--",
         linewidth=1,
         label="Pareto frontier",
@@ -319,7 +343,7 @@ def plot_scaling(spec: SweepSpec, rows: list[Row], out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     names = short_names(list(spec.grid))
-    points = [row for row in rows if row.kind == "mas"]
+    points = [row for row in rows if row.kind == "mas" and row.score is not None]
     written = []
     for axis, values in spec.grid.items():
         figure, axes = plt.subplots(figsize=(6, 4))
@@ -329,8 +353,8 @@ def plot_scaling(spec: SweepSpec, rows: list[Row], out: Path) -> list[Path]:
             positions = [values.index(row.settings[axis]) for row in line]
             axes.errorbar(
                 positions,
-                [row.score for row in line],
-                yerr=[row.standard_error for row in line],
+                [row.score or 0.0 for row in line],
+                yerr=[row.standard_error or 0.0 for row in line],
                 marker="o",
                 capsize=3,
                 label=other if len(others) > 1 else None,

@@ -81,7 +81,8 @@ def paired_bootstrap(
     """(mean difference first - second, two-sided p-value) over problems paired by position.
 
     The p-value is twice the share of resampled differences on the other side of zero from the
-    observed one (at most 1): how often a difference this clear would flip sign by chance.
+    observed one (at most 1): how often a difference this clear would flip sign by chance; counted
+    as (flips + 1) / (resamples + 1), so that a finite number of resamples never claims p = 0.
     """
     if len(first) != len(second) or not first:
         raise ValueError("paired samples need the same, non-zero number of problems")
@@ -93,7 +94,7 @@ def paired_bootstrap(
         resampled = statistics.fmean(generator.choices(differences, k=len(differences)))
         if (observed >= 0 and resampled <= 0) or (observed <= 0 and resampled >= 0):
             flips += 1
-    return observed, min(1.0, 2 * flips / resamples)
+    return observed, min(1.0, 2 * (flips + 1) / (resamples + 1))
 
 
 def pass_at_k(samples: int, correct: int, k: int) -> float:

@@ -42,6 +42,8 @@ def test_paired_bootstrap_separates_a_real_difference_from_none() -> None:
     better = [1.0] * 10 + [0.0] * 30
     difference, p_value = paired_bootstrap(first, better)
     assert difference == pytest.approx(0.5) and p_value < 0.01
+    # No resample flipped the sign, yet a p-value is never 0: at least 2 x 1 / (resamples + 1).
+    assert p_value == pytest.approx(2 / 5001)
     difference, p_value = paired_bootstrap(first, list(first))
     assert difference == 0.0 and p_value == 1.0
     with pytest.raises(ValueError):

@@ -39,6 +39,7 @@ def write_problems(path: Path) -> Path:
 class KnownModel:
     def __init__(self) -> None:
         self.sc_arrivals: Counter[tuple[int, Any]] = Counter()
+        self.sc_seeds: Counter[tuple[int, Any]] = Counter()  # (problem, seed): a seed used twice repeats a sample
         self.requests: list[tuple[str, dict[str, Any]]] = []
 
     def __call__(self, payload: dict[str, Any]) -> FakeReply:
@@ -55,7 +56,9 @@ class KnownModel:
         if agent != "solver":
             return FakeReply("1. An algebraist\n2. A checker\n3. A tester")
         if payload["max_tokens"] == SC_BUDGET:  # a self-consistency sample
-            key = (index, payload.get("seed"))
+            seed = payload.get("seed")
+            self.sc_seeds[(index, seed)] += 1
+            key = (index, None if seed is None else seed // 1000)  # the run: samples of a run differ in seed
             self.sc_arrivals[key] += 1
             right = self.sc_arrivals[key] == 2
         else:  # the loop's solver on round r (r CEO directions in its memory), or the single agent
@@ -117,6 +120,7 @@ def test_a_sweep_recovers_the_known_curve_and_its_baselines(tmp_path: Path) -> N
     assert single_budgets == expected_budgets
     # Self-consistency: exactly 4 samples per problem per run, one of them right.
     assert set(model.sc_arrivals.values()) == {4} and len(model.sc_arrivals) == PROBLEMS * 2
+    assert set(model.sc_seeds.values()) == {1}  # each sample its own seed: a seed-honouring server varies them
     assert float(rows["self-consistency k=1"]["pass_at_k"]) == 25.0
     assert float(rows["self-consistency k=2"]["pass_at_k"]) == 50.0  # 1 - C(3,2)/C(4,2)
     assert float(rows["self-consistency k=4"]["pass_at_k"]) == 100.0

@@ -1,8 +1,8 @@
 """The self-consistency baseline: k independent solver samples, and a majority vote on the answer.
 
 The samples are the single agent's call, made k times at the config's temperature (named
-`Solver 1` ... `Solver k`, so that the first j of them are the maj@j answer: a sweep reuses
-them instead of sampling again). The vote compares the extracted, normalized answers and never
+`Solver 1` ... `Solver k`, each with its own seed when the run has one, so that the first j of
+them are the maj@j answer: a sweep reuses them instead of sampling again). The vote compares the extracted, normalized answers and never
 looks at the target (see `agentverse.graders.vote`); the answer kept is the winning class's
 first sample. An infrastructure failure of any sample ends the problem as an error.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from agentverse.agents.agent import Agent, InfrastructureFailure
-from agentverse.config.schema import TaskConfig
+from agentverse.config.schema import AgentConfig, TaskConfig
 from agentverse.environments.tasksolving.environment import ProblemResult
 from agentverse.environments.tasksolving.rules.decision_maker import gather_or_cancel
 from agentverse.environments.tasksolving.single_agent import solver_variables
@@ -22,9 +22,19 @@ from agentverse.llms.pool import ModelPool
 from agentverse.trace import Observer, Trace
 from dataloader.base import Sample
 
+SEEDS_PER_RUN = 1000  # sample i of a run seeded s gets seed s * 1000 + i
+
 
 def sample_name(index: int) -> str:
     return f"Solver {index}"
+
+
+def sample_solver(solver: AgentConfig, index: int) -> AgentConfig:
+    """Sample `index` of k: its own name and, when the run is seeded, its own seed (k samples with
+    one seed would be one sample k times on a server that honours seeds)."""
+    seed = solver.llm.seed
+    llm = solver.llm if seed is None else solver.llm.model_copy(update={"seed": seed * SEEDS_PER_RUN + index})
+    return solver.model_copy(update={"name": sample_name(index), "llm": llm})
 
 
 class SelfConsistencyEnvironment:
@@ -33,7 +43,7 @@ class SelfConsistencyEnvironment:
         self.llm = ModelPool.of(models).for_agent(config.agent("solver"))
         self.samples = samples
         solver = config.agent("solver")
-        self.solvers = [solver.model_copy(update={"name": sample_name(index)}) for index in range(1, samples + 1)]
+        self.solvers = [sample_solver(solver, index) for index in range(1, samples + 1)]
 
     async def solve(self, sample: Sample, observer: Observer | None = None) -> ProblemResult:
         started = time.perf_counter()
