@@ -3,8 +3,8 @@
 The samples are the single agent's call, made k times at the config's temperature (named
 `Solver 1` ... `Solver k`, each with its own seed when the run has one, so that the first j of
 them are the maj@j answer: a sweep reuses them instead of sampling again). The vote compares the
-extracted, normalized answers and never looks at the target (see `agentverse.graders.vote`); the answer kept is the winning class's
-first sample. An infrastructure failure of any sample ends the problem as an error.
+extracted, normalized answers and never looks at the target (see `agentverse.graders.vote`); the
+answer kept is the winning class's first sample. An infrastructure failure of any sample ends the problem as an error.
 """
 
 from __future__ import annotations
