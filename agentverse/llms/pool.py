@@ -6,11 +6,28 @@ Every agent calls the client its config names (`agents[i].endpoint`, default: `l
 from __future__ import annotations
 
 import asyncio
+import json
 
-from agentverse.config.schema import DEFAULT_ENDPOINT, AgentConfig, TaskConfig
+from agentverse.config.schema import DEFAULT_ENDPOINT, AgentConfig, EndpointConfig, TaskConfig
+from agentverse.llms.base import BACKENDS, Backend
 from agentverse.llms.client import LLMClient
 from agentverse.llms.gate import EndpointLoad
 from agentverse.llms.openai_backend import EndpointCheckError
+
+# What only the client uses of an endpoint's settings: endpoints differing in these alone can share
+# a backend (the backend uses the rest: where and how requests travel, and what they carry).
+CLIENT_FIELDS = {
+    "thinking",
+    "think_prefill",
+    "budget_forcing_margin",
+    "fit_to_context",
+    "context_length",
+    "min_reply_tokens",
+}
+
+
+def backend_key(endpoint: EndpointConfig) -> str:
+    return json.dumps(endpoint.model_dump(mode="json", exclude=CLIENT_FIELDS), sort_keys=True)
 
 
 class ModelPool:
@@ -20,9 +37,19 @@ class ModelPool:
         self.clients = clients
 
     @classmethod
-    def from_config(cls, config: TaskConfig) -> ModelPool:
-        clients = {DEFAULT_ENDPOINT: LLMClient.from_config(config.llm)}
-        clients |= {name: LLMClient.from_config(endpoint, name) for name, endpoint in config.endpoints.items()}
+    def from_config(cls, config: TaskConfig, backends: dict[str, Backend] | None = None) -> ModelPool:
+        """One client per endpoint. With `backends` (a cache shared by several pools, e.g. the
+        points of a sweep), endpoints that differ only in what the client does (thinking, context
+        fitting) share one backend: one connection cap, retry policy and circuit per server."""
+        named = {DEFAULT_ENDPOINT: config.llm, **config.endpoints}
+        if backends is None:
+            return cls({name: LLMClient.from_config(endpoint, name) for name, endpoint in named.items()})
+        clients = {}
+        for name, endpoint in named.items():
+            key = backend_key(endpoint)
+            if key not in backends:
+                backends[key] = BACKENDS.get(endpoint.backend)(endpoint)
+            clients[name] = LLMClient(endpoint, backends[key], name)
         return cls(clients)
 
     @classmethod

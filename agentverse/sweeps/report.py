@@ -21,7 +21,7 @@ from agentverse.graders.base import GradeStatus
 from agentverse.graders.registry import get_grader
 from agentverse.graders.vote import vote
 from agentverse.runs.store import RunRecord
-from agentverse.sweeps.run import run_directory
+from agentverse.sweeps.run import run_directory, run_records
 from agentverse.sweeps.spec import SweepSpec, System, short_names
 from agentverse.sweeps.stats import Scores, estimate, paired_bootstrap, pareto_frontier, pass_at_k
 
@@ -61,7 +61,11 @@ class Measured(BaseModel):
 
 
 def runs_of(out: Path, system: System, runs: int) -> list[dict[str, RunRecord]]:
-    return [run_directory(out, system.name, run).latest_records() for run in range(1, runs + 1)]
+    """Each run's latest record of every problem of its slice (not of earlier invocations)."""
+    return [
+        {record.sample_id: record for record in run_records(run_directory(out, system.name, run))}
+        for run in range(1, runs + 1)
+    ]
 
 
 def score_matrix(by_run: list[dict[str, float]]) -> tuple[Scores, list[str]]:

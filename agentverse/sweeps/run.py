@@ -16,22 +16,27 @@ from pathlib import Path
 
 import yaml
 
-from agentverse.config.schema import TaskConfig
+from agentverse.config.schema import EndpointConfig, TaskConfig
+from agentverse.llms.base import Backend
 from agentverse.llms.pool import ModelPool
 from agentverse.runs.runner import SharedClient, run_benchmark
-from agentverse.runs.store import RunDirectory, RunDirError
+from agentverse.runs.store import RunDirectory, RunDirError, RunRecord
 from agentverse.sweeps.spec import SweepSpec, System, matched_single_agent, seeded, systems
 from dataloader.base import Sample
 
 POINTS = "points"
 
 
-class SweepStopped(RuntimeError):
-    """A run of the sweep stopped before its problems were done (e.g. every endpoint down)."""
-
-
 def run_directory(out: Path, system: str, run: int) -> RunDirectory:
     return RunDirectory(out / POINTS / system / f"run-{run}")
+
+
+def run_records(directory: RunDirectory) -> list[RunRecord]:
+    """The latest record of each problem of the run's slice (its latest invocation's problems)."""
+    if not directory.records_path.exists():
+        return []
+    records, _ = directory.slice_records(directory.read_slice())
+    return list(records)
 
 
 def mean_completion_tokens(out: Path, system: str, runs: int) -> float | None:
@@ -39,19 +44,43 @@ def mean_completion_tokens(out: Path, system: str, runs: int) -> float | None:
     tokens = [
         record.result.completion_tokens
         for run in range(1, runs + 1)
-        for record in run_directory(out, system, run).latest_records().values()
+        for record in run_records(run_directory(out, system, run))
         if record.status == "ok" and record.result is not None
     ]
     return statistics.fmean(tokens) if tokens else None
+
+
+def unfinished(out: Path, system: str, runs: int, problems: int) -> int:
+    """Problems of the system's runs without a completed record (errors included)."""
+    done = sum(
+        sum(record.status == "ok" for record in run_records(run_directory(out, system, run)))
+        for run in range(1, runs + 1)
+    )
+    return runs * problems - done
 
 
 def recorded_solver_budget(directory: RunDirectory) -> int | None:
     """The solver budget a single-agent run directory was started with (kept when resuming)."""
     if not directory.config_path.exists():
         return None
-    raw = yaml.safe_load(directory.config_path.read_text(encoding="utf-8"))
-    solver = next(agent for agent in raw["agents"] if agent["agent_type"] == "solver")
-    return int(solver["llm"]["max_tokens"])
+    try:
+        raw = yaml.safe_load(directory.config_path.read_text(encoding="utf-8"))
+        solver = next(agent for agent in raw["agents"] if agent["agent_type"] == "solver")
+        return int(solver["llm"]["max_tokens"])
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError, ValueError, StopIteration):
+        raise RunDirError(
+            f"{directory.config_path}: damaged (no agents[solver].llm.max_tokens to resume the matched single "
+            "agent with); restore it or remove that run directory"
+        ) from None
+
+
+def backend_cap(backend: Backend) -> int:
+    """Requests the backend takes at once (its endpoints' caps; in process: its batch)."""
+    total = getattr(backend, "total_cap", None)
+    if total is not None:
+        return int(total())
+    config = getattr(backend, "config", None)
+    return config.cap() if isinstance(config, EndpointConfig) else 1
 
 
 class Sweep:
@@ -61,6 +90,7 @@ class Sweep:
         self.out = out
         self.systems = systems(spec, base, source)
         self.clients: dict[str, ModelPool] = {}
+        self.backends: dict[str, Backend] = {}  # shared by the clients: one per server and transport
         self.stopped: list[str] = []
 
     def client(self, config: TaskConfig) -> ModelPool:
@@ -70,7 +100,7 @@ class Sweep:
             sort_keys=True,
         )
         if key not in self.clients:
-            self.clients[key] = ModelPool.from_config(config)
+            self.clients[key] = ModelPool.from_config(config, self.backends)
         return self.clients[key]
 
     async def run(self, concurrency: int | None, held: contextlib.ExitStack) -> list[System]:
@@ -79,18 +109,23 @@ class Sweep:
         try:
             for client in self.clients.values():
                 await client.check()
-            total = concurrency or sum(client.request_cap() for client in self.clients.values())
+            total = concurrency or sum(backend_cap(backend) for backend in self.backends.values())
             gate = asyncio.Semaphore(total)
             finished = await asyncio.gather(*(self.run_system(system, gate, held) for system in self.systems))
         finally:
-            await asyncio.gather(*(client.aclose() for client in self.clients.values()))
-        if self.stopped:
-            raise SweepStopped("; ".join(self.stopped))
-        return [system for group in finished for system in group]
+            await asyncio.gather(*(backend.aclose() for backend in self.backends.values()))
+        return [system for group in finished for system in group]  # `stopped` says what is left to do
 
     async def run_system(self, system: System, gate: asyncio.Semaphore, held: contextlib.ExitStack) -> list[System]:
         await self.run_runs(system, gate, held)
         if system.kind != "mas" or self.spec.baselines.single_agent is None:
+            return [system]
+        missing = unfinished(self.out, system.name, self.spec.runs, len(self.samples))
+        if missing:  # its compute is not known yet: the matched agent waits for a complete point
+            self.stopped.append(
+                f"{system.name}: {missing} problem run(s) not completed (errors are retried on the next run); "
+                "its matched single agent starts once the point is complete"
+            )
             return [system]
         matched = self.matched(system)
         if matched is None:  # no problem completed: nothing to match

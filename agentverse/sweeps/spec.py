@@ -70,7 +70,21 @@ class SweepSpec(Strict):
         for key, values in value.items():
             if not values:
                 raise ValueError(f"{key}: give at least one value")
+            for item in values:
+                if not plain(item):  # e.g. an unquoted 2024-01-01, which YAML reads as a date
+                    raise ValueError(f"{key}: {item!r} is not a string, number, boolean or null (quote it)")
         return value
+
+
+def plain(value: Any) -> bool:
+    """A value a config field and points.csv can hold as written: JSON's scalars, lists and maps."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list):
+        return all(plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and plain(item) for key, item in value.items())
+    return False
 
 
 class System(BaseModel):
@@ -131,7 +145,10 @@ def systems(spec: SweepSpec, base: TaskConfig, source: str) -> list[System]:
             config = apply_overrides(base, settings, source) if settings else base
         except ConfigError as error:
             raise ConfigError(source, f"grid ({error.field})", error.message) from None
-        found.append(System(name=point_name(settings), kind="mas", settings=settings, config=config))
+        name = point_name(settings)
+        if any(system.name == name for system in found):
+            raise ConfigError(source, "grid", f"two points would both be named {name!r}: make their values differ")
+        found.append(System(name=name, kind="mas", settings=settings, config=config))
     consistency = spec.baselines.self_consistency
     if consistency is not None:
         samples = max(consistency.k)

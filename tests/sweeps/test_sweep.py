@@ -158,3 +158,78 @@ def test_a_bad_grid_key_is_one_error_naming_the_sweep_file(tmp_path: Path, capsy
     assert sweep_main([str(path), "--out", str(tmp_path / "out"), "--base-url", "http://127.0.0.1:1/v1"]) == 2
     err = capsys.readouterr().err
     assert str(path) in err and "max_turns" in err and "Traceback" not in err
+
+
+def test_bad_grid_values_and_duplicate_points_are_one_error(tmp_path: Path, capsys: Any) -> None:
+    data = write_problems(tmp_path / "problems.jsonl")
+    cases = {
+        "dates": f"task: tasksolving/math500/smollm2\ndata: {data}\ngrid:\n  environment.max_turn: [2024-01-01]\n",
+        "twins": f"task: tasksolving/math500/smollm2\ndata: {data}\ngrid:\n  environment.max_turn: [1, 1]\n",
+    }
+    for name, text in cases.items():
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(text)
+        assert sweep_main([str(path), "--out", str(tmp_path / name), *model_args("http://127.0.0.1:1/v1")]) == 2
+        err = capsys.readouterr().err
+        assert str(path) in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        assert ("quote it" if name == "dates" else "both be named 'max_turn=1'") in err
+        assert not (tmp_path / name).exists()
+
+
+def test_the_matched_single_agent_waits_for_a_complete_point(tmp_path: Path, capsys: Any) -> None:
+    data = write_problems(tmp_path / "problems.jsonl")
+    spec = {"task": "tasksolving/math500/smollm2", "data": str(data), "grid": {"environment.max_turn": [1]}}
+    spec["baselines"] = {"single_agent": {"match": "tokens"}}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    model = KnownModel()
+    broken = {"on": True}
+
+    def responder(payload: dict[str, Any]) -> FakeReply:
+        if broken["on"] and "Problem number 3:" in json.dumps(payload):
+            return FakeReply(status=503)
+        return model(payload)
+
+    out = tmp_path / "sweep"
+    with BackgroundServer(responder) as server:
+        args = [str(path), "--out", str(out), *model_args(server.base_url)]
+        assert sweep_main(args) == 1
+        err = capsys.readouterr().err
+        assert "max_turn=1: 1 problem run(s) not completed" in err and "Traceback" not in err
+        assert not (out / "points" / "max_turn=1+single-agent").exists()  # not started from a partial point
+        assert (out / "report.md").exists()  # what is done is reported
+        broken["on"] = False
+        assert sweep_main(args) == 0
+    rows = rows_by_system(out)
+    budget = json.loads(rows["max_turn=1+single-agent"]["settings"])["solver max_tokens"]
+    assert budget == round(float(rows["max_turn=1"]["mean_completion_tokens"]))
+    assert int(rows["max_turn=1"]["problems"]) == PROBLEMS
+
+
+def test_a_damaged_single_agent_config_is_one_error(tmp_path: Path, capsys: Any) -> None:
+    data = write_problems(tmp_path / "problems.jsonl")
+    spec = {"task": "tasksolving/math500/smollm2", "data": str(data), "grid": {"environment.max_turn": [1]}}
+    spec["baselines"] = {"single_agent": {"match": "tokens"}}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "sweep"
+    with BackgroundServer(KnownModel()) as server:
+        assert sweep_main([str(path), "--out", str(out), *model_args(server.base_url)]) == 0
+        config = out / "points" / "max_turn=1+single-agent" / "run-1" / "config.yaml"
+        config.write_text("agents: [")
+        assert sweep_main([str(path), "--out", str(out), *model_args(server.base_url)]) == 2
+    err = capsys.readouterr().err
+    assert str(config) in err and "damaged" in err and "Traceback" not in err
+
+
+def test_points_differing_in_llm_settings_share_one_connection_cap(tmp_path: Path) -> None:
+    """Two points on one server, differing in an `llm.*` setting: the server's cap holds for both
+    together (before, each point had its own client and cap, so the server saw twice the cap)."""
+    data = write_problems(tmp_path / "problems.jsonl")
+    spec = {"task": "tasksolving/math500/smollm2", "data": str(data), "grid": {"llm.fit_to_context": [True, False]}}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    with BackgroundServer(KnownModel(), latency=lambda tokens, in_flight: 0.05) as server:
+        args = [str(path), "--out", str(tmp_path / "sweep"), *model_args(server.base_url), "--max-concurrency", "2"]
+        assert sweep_main(args) == 0
+        assert server.max_in_flight == 2
