@@ -3,7 +3,8 @@
 One row per system: each grid point (the MAS), its matched single agent, and self-consistency at
 every k (maj@k from the first k of the largest run's samples: reused, not sampled again; pass@k
 by the unbiased estimator over all of them). Scores are percentages with their standard error
-over problems and a 95% bootstrap interval over problems and runs (`agentverse.sweeps.stats`).
+over problems and a 95% bootstrap interval over problems, each problem weighed once whatever the
+number of runs it completed (`agentverse.sweeps.stats`).
 """
 
 from __future__ import annotations
@@ -276,9 +277,9 @@ def markdown(spec: SweepSpec, found: list[Measured]) -> str:
     lines = [
         f"# Sweep: {spec.task}",
         "",
-        f"{spec.runs} run(s) per system; scores in percent with the standard error over problems and a 95% "
-        "bootstrap interval over problems and runs; tokens are the server's counts per problem (completion = "
-        "the matched-compute measure). maj@k uses the first k samples of the largest self-consistency run "
+        f"{spec.runs} run(s) per system; scores in percent (the mean of each problem's mean over its runs) "
+        "with the standard error over problems and a 95% bootstrap interval over problems; tokens are the "
+        "server's counts per problem (completion = the matched-compute measure). maj@k uses the first k samples of the largest self-consistency run "
         "(reused, not sampled again); pass@k is the unbiased estimator over all its samples.",
         "",
         "| system | kind | score | 95% interval | completion tokens | total tokens | calls | rounds | errors "

@@ -2,7 +2,8 @@
 runs, paired comparisons over problems, and the unbiased pass@k.
 
 Scores are a matrix: one row per problem, one entry per run in which that problem completed
-(errors are excluded, so rows may differ in length). The unit of resampling is the problem.
+(errors are excluded, so rows may differ in length). The unit is the problem: the mean is that of
+the problem means, and the standard error and the bootstrap resample problems.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ Scores = list[list[float]]  # per problem: its score in each run where it comple
 
 @dataclass(frozen=True)
 class Estimate:
-    mean: float  # over every (problem, run) score
-    standard_error: float  # of the mean, over problems (each problem's mean over its runs)
+    mean: float  # of the problem means (each problem's mean over the runs where it completed)
+    standard_error: float  # of that mean, over problems
     low: float  # 95% bootstrap interval
     high: float
     problems: int
@@ -37,26 +38,22 @@ def standard_error(values: list[float]) -> float:
 
 
 def grand_mean(scores: Scores) -> float:
-    flat = [value for row in scores for value in row]
-    return statistics.fmean(flat) if flat else math.nan
+    """The mean of the problem means: every problem weighs the same, however many runs it completed."""
+    means = problem_means(scores)
+    return statistics.fmean(means) if means else math.nan
 
 
 def bootstrap_interval(
     scores: Scores, *, resamples: int = 2000, level: float = 0.95, seed: int = 0
 ) -> tuple[float, float]:
-    """Percentile interval of the mean: problems resampled, then each problem's runs resampled."""
-    rows = [row for row in scores if row]
-    if not rows:
+    """Percentile interval of the mean of problem means, the problems resampled. (Resampling each
+    problem's runs as well would count the runs' noise twice: it is already in the problem means.)"""
+    means_of_problems = problem_means(scores)
+    if not means_of_problems:
         return math.nan, math.nan
     generator = random.Random(seed)
-    means = []
-    for _ in range(resamples):
-        total, count = 0.0, 0
-        for row in generator.choices(rows, k=len(rows)):
-            picked = generator.choices(row, k=len(row))
-            total += sum(picked)
-            count += len(picked)
-        means.append(total / count)
+    count = len(means_of_problems)
+    means = [statistics.fmean(generator.choices(means_of_problems, k=count)) for _ in range(resamples)]
     means.sort()
     tail = (1 - level) / 2
     return means[int(tail * (resamples - 1))], means[int((1 - tail) * (resamples - 1))]

@@ -94,3 +94,20 @@ def test_letters_and_programs_vote_by_what_they_answer() -> None:
 def test_pareto_frontier() -> None:
     points = [(10.0, 50.0), (20.0, 40.0), (30.0, 70.0), (5.0, 20.0), (30.0, 60.0)]
     assert pareto_frontier(points) == [3, 0, 2]
+
+
+def test_the_mean_weights_problems_as_its_standard_error_does() -> None:
+    """A problem completed in four runs and one completed in one weigh the same (the unit is the
+    problem): the mean is that of the problem means, not of all eight (problem, run) scores."""
+    found = estimate([[1.0, 1.0, 1.0, 1.0], [0.0]])
+    assert found.mean == pytest.approx(0.5) and found.scores == 5
+
+
+def test_the_interval_over_problems_and_runs_is_as_wide_as_its_standard_error_says() -> None:
+    """Resampling runs inside each resampled problem counted the runs' noise twice (about 10% too
+    wide); the interval resamples problems (their means) only, so its width is about 2 x 1.96 SE."""
+    generator = random.Random(7)
+    scores = [[float(generator.random() < 0.3 + 0.4 * (index % 2)) for _ in range(4)] for index in range(200)]
+    found = estimate(scores)
+    width = found.high - found.low
+    assert width == pytest.approx(2 * 1.96 * found.standard_error, rel=0.08)
