@@ -279,8 +279,9 @@ def markdown(spec: SweepSpec, found: list[Measured]) -> str:
         "",
         f"{spec.runs} run(s) per system; scores in percent (the mean of each problem's mean over its runs) "
         "with the standard error over problems and a 95% bootstrap interval over problems; tokens are the "
-        "server's counts per problem (completion = the matched-compute measure). maj@k uses the first k samples of the largest self-consistency run "
-        "(reused, not sampled again); pass@k is the unbiased estimator over all its samples.",
+        "server's counts per problem (completion = the matched-compute measure). maj@k uses the first k "
+        "samples of the largest self-consistency run (reused, not sampled again); pass@k is the unbiased "
+        "estimator over all its samples.",
         "",
         "| system | kind | score | 95% interval | completion tokens | total tokens | calls | rounds | errors "
         "| pass@k |",
