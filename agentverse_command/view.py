@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from agentverse.view.export import AssetsMissing, export_html
-from agentverse.view.runs import Run, find_runs
+from agentverse.view.runs import Run, find_runs, find_sweeps
 from agentverse.view.server import KATEX, serve
 from agentverse_command.common import Interrupted, run_interruptibly
 
@@ -49,13 +49,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     if args.export is not None:
-        return export(runs, args.export)
+        return export(runs, args.paths, args.export)
     if not (KATEX / "katex.min.js").exists():
         print(
             "warning: KaTeX is not installed (bash scripts/build_viewer_assets.sh); math shows as TeX", file=sys.stderr
         )
     try:
-        asyncio.run(run_interruptibly(serve(runs, args.host, args.port)))
+        asyncio.run(run_interruptibly(serve(runs, args.paths, args.host, args.port)))
     except Interrupted as stop:
         print(f"agentverse-view: stopped ({stop})", file=sys.stderr)
         return stop.exit_code
@@ -65,9 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def export(runs: list[Run], output: Path) -> int:
+def export(runs: list[Run], paths: list[Path], output: Path) -> int:
     try:
-        size = export_html(runs, output)
+        size = export_html(runs, output, find_sweeps(paths, runs))
     except AssetsMissing as error:
         print(f"agentverse-view: {error}", file=sys.stderr)
         return 2

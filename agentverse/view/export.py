@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from agentverse.view.problem import problem_view
-from agentverse.view.runs import Run
+from agentverse.view.runs import Run, SweepTable
 from agentverse.view.server import KATEX, STATIC, table_rows
 
 FONT_SOURCE = re.compile(r'url\(fonts/([A-Za-z0-9_-]+)\.woff2\) format\("woff2"\)(?:,url\([^)]*\) format\("[a-z]+"\))*')
@@ -35,8 +35,8 @@ def script(text: str) -> str:
     return "<script>" + text.replace("</script", "<\\/script") + "</script>"
 
 
-def embedded_data(runs: list[Run]) -> dict[str, Any]:
-    data: dict[str, Any] = {"runs": [], "rows": {}, "problems": {}}
+def embedded_data(runs: list[Run], sweeps: list[SweepTable]) -> dict[str, Any]:
+    data: dict[str, Any] = {"runs": [], "rows": {}, "problems": {}, "sweeps": [table.model_dump() for table in sweeps]}
     for run in runs:
         data["runs"].append(run.stats().model_dump())
         data["rows"][run.key] = table_rows(run.records.rows)
@@ -46,7 +46,7 @@ def embedded_data(runs: list[Run]) -> dict[str, Any]:
     return data
 
 
-def export_html(runs: list[Run], output: Path) -> int:
+def export_html(runs: list[Run], output: Path, sweeps: list[SweepTable] | None = None) -> int:
     """Write the file; returns its size in bytes."""
     if not (KATEX / "katex.min.js").exists():
         raise AssetsMissing(f"KaTeX is not installed in {KATEX}; run `bash scripts/build_viewer_assets.sh`")
@@ -56,7 +56,7 @@ def export_html(runs: list[Run], output: Path) -> int:
         script(path.read_text(encoding="utf-8"))
         for path in (KATEX / "katex.min.js", KATEX / "contrib" / "auto-render.min.js", STATIC / "app.js")
     )
-    payload = json.dumps(embedded_data(runs), ensure_ascii=False).replace("</", "<\\/")
+    payload = json.dumps(embedded_data(runs, sweeps or []), ensure_ascii=False).replace("</", "<\\/")
     data = f'<script id="embedded-data" type="application/json">{payload}</script>'
     for marker, replacement in (("styles", styles), ("scripts", scripts), ("data", data)):
         page = replace_marked(page, marker, replacement)

@@ -3,6 +3,8 @@ computed from the index (so a run in progress shows its score so far)."""
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import hashlib
 import json
 import math
@@ -10,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from agentverse.runs.store import CONFIG_FILE, RECORDS_FILE, SUMMARY_FILE
 from agentverse.sweeps.stats import standard_error
@@ -114,6 +116,48 @@ def wall_time(path: Path, rows: list[IndexRow]) -> float | None:
         pass
     spans = [(row.finished_at - row.wall_time_s, row.finished_at) for row in rows if row.finished_at]
     return max(end for _, end in spans) - min(start for start, _ in spans) if spans else None
+
+
+class SweepPoint(BaseModel):
+    """One row of a sweep's points.csv (a grid point, its matched single agent, or a baseline)."""
+
+    system: str
+    kind: str
+    score: float | None = None
+    standard_error: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    problems: int = 0
+    errors: int = 0
+    mean_completion_tokens: float | None = None
+    pass_at_k: float | None = None
+    run_key: str | None = Field(default=None, description="The viewer's key of the point's first run.")
+
+
+class SweepTable(BaseModel):
+    name: str
+    path: str
+    points: list[SweepPoint]
+
+
+def find_sweeps(paths: list[Path], runs: list[Run]) -> list[SweepTable]:
+    """The sweeps among the paths, each with its points.csv rows linked to their runs."""
+    tables = []
+    for root in paths:
+        csv_path = root / "points.csv"
+        if not csv_path.is_file():
+            continue
+        first_runs = {
+            run.path.parent.name: run.key for run in reversed(runs) if run.path.parent.parent == root / "points"
+        }
+        points = []
+        with contextlib.suppress(OSError, csv.Error, ValueError), csv_path.open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                values = {key: value for key, value in row.items() if value not in ("", None)}
+                point = SweepPoint.model_validate(values)
+                points.append(point.model_copy(update={"run_key": first_runs.get(point.system.split(" k=")[0])}))
+        tables.append(SweepTable(name=root.name, path=str(root), points=points))
+    return tables
 
 
 def find_runs(paths: list[Path]) -> list[Run]:

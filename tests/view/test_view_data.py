@@ -13,7 +13,7 @@ import pytest
 from agentverse.view.export import export_html
 from agentverse.view.index import INDEX_FILE, RecordsFile
 from agentverse.view.problem import problem_view
-from agentverse.view.runs import find_runs
+from agentverse.view.runs import find_runs, find_sweeps
 from agentverse.view.server import KATEX
 
 
@@ -88,12 +88,21 @@ def test_a_sweep_directory_shows_its_points(view_runs: tuple[Path, Path], tmp_pa
     for point in ("max_turn=1", "max_turn=2"):
         for run in ("run-1", "run-2", "run-10"):
             shutil.copytree(view_runs[0], sweep / "points" / point / run, ignore=shutil.ignore_patterns(".lock"))
-    (sweep / "points.csv").write_text("system,score\n")
+    (sweep / "points.csv").write_text(
+        "system,kind,settings,k,runs,problems,score,standard_error,ci_low,ci_high,mean_completion_tokens,"
+        "mean_total_tokens,mean_calls,mean_rounds,errors,pass_at_k\n"
+        'max_turn=1,mas,"{}",,3,2,50.0,50.0,0.0,100.0,35.0,585.0,5.0,1.0,0,\n'
+        'max_turn=2,mas,"{}",,3,0,,,,,0.0,0.0,0.0,0.0,6,\n'
+    )
     runs = find_runs([sweep])
     assert [run.name for run in runs] == [
         f"sweep/points/{point}/{run}" for point in ("max_turn=1", "max_turn=2") for run in ("run-1", "run-2", "run-10")
     ]
     assert all(run.sweep and run.group == f"sweep/points/{run.path.parent.name}" for run in runs)
+    (table,) = find_sweeps([sweep], runs)
+    first, empty = table.points
+    assert (first.system, first.score, first.standard_error, first.run_key) == ("max_turn=1", 50.0, 50.0, runs[0].key)
+    assert empty.score is None and empty.errors == 6 and empty.run_key == runs[3].key
 
 
 def test_a_problem_page_holds_every_round_decision_verdict_and_failed_call(view_runs: tuple[Path, Path]) -> None:

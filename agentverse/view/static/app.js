@@ -24,6 +24,9 @@ const api = {
     runsCache = EMBEDDED ? EMBEDDED.runs : await getJSON("/api/runs");
     return runsCache;
   },
+  async sweeps() {
+    return EMBEDDED ? EMBEDDED.sweeps || [] : getJSON("/api/sweeps");
+  },
   async rows(key, version) {
     if (EMBEDDED) return { version: 0, rows: EMBEDDED.rows[key] || [] };
     const query = version === null ? "" : `?version=${version}`;
@@ -190,12 +193,30 @@ async function showRuns() {
       body.append(el("tr", { "data-run": run.key }, RUN_COLUMNS.map(([, cell, kind]) => el("td", { class: kind }, cell(run)))));
     }
     const table = el("table", { id: "runs" }, el("thead", {}, el("tr", {}, RUN_COLUMNS.map(([title, , kind]) => el("th", { class: kind, text: title })))), body);
-    document.getElementById("app").replaceChildren(el("h1", { text: "Runs" }), table);
+    const sweeps = (await api.sweeps()).map(sweepTable);
+    document.getElementById("app").replaceChildren(...sweeps, el("h1", { text: "Runs" }), table);
     setLive(EMBEDDED ? "exported" : `updated ${new Date().toLocaleTimeString()}`);
   };
   setWhere(el("span", { text: "runs" }));
   await draw();
   poll(draw);
+}
+
+const POINT_COLUMNS = [
+  ["system", (point) => (point.run_key ? link(`#/run/${encodeURIComponent(point.run_key)}`, point.system) : point.system)],
+  ["kind", (point) => point.kind],
+  ["score", (point) => (point.score === null ? "–" : `${fixed(point.score)} ± ${fixed(point.standard_error)}`), "num"],
+  ["95% interval", (point) => (point.ci_low === null ? "–" : `[${fixed(point.ci_low)}, ${fixed(point.ci_high)}]`), "num"],
+  ["completion tokens", (point) => integer(point.mean_completion_tokens === null ? null : Math.round(point.mean_completion_tokens)), "num"],
+  ["pass@k", (point) => fixed(point.pass_at_k), "num"],
+  ["problems", (point) => point.problems, "num"],
+  ["errors", (point) => point.errors, "num"],
+];
+
+function sweepTable(sweep) {
+  return el("section", { class: "sweep" }, el("h1", { text: `Sweep ${sweep.name}` }),
+    el("table", { class: "points" }, el("thead", {}, el("tr", {}, POINT_COLUMNS.map(([title, , kind]) => el("th", { class: kind, text: title })))),
+      el("tbody", {}, sweep.points.map((point) => el("tr", {}, POINT_COLUMNS.map(([, cell, kind]) => el("td", { class: kind }, cell(point))))))));
 }
 
 // ---- one run's problem table ------------------------------------------------------------------
