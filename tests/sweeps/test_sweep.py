@@ -176,12 +176,18 @@ def test_bad_grid_values_and_duplicate_points_are_one_error(tmp_path: Path, caps
         assert not (tmp_path / name).exists()
 
 
-def test_the_matched_single_agent_waits_for_a_complete_point(tmp_path: Path, capsys: Any) -> None:
+def one_point_with_its_single_agent(tmp_path: Path) -> Path:
+    """A sweep file: max_turn 1 and its matched single agent, one run."""
     data = write_problems(tmp_path / "problems.jsonl")
     spec = {"task": "tasksolving/math500/smollm2", "data": str(data), "grid": {"environment.max_turn": [1]}}
     spec["baselines"] = {"single_agent": {"match": "tokens"}}
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_the_matched_single_agent_waits_for_a_complete_point(tmp_path: Path, capsys: Any) -> None:
+    path = one_point_with_its_single_agent(tmp_path)
     model = KnownModel()
     broken = {"on": True}
 
@@ -207,11 +213,7 @@ def test_the_matched_single_agent_waits_for_a_complete_point(tmp_path: Path, cap
 
 
 def test_a_damaged_single_agent_config_is_one_error(tmp_path: Path, capsys: Any) -> None:
-    data = write_problems(tmp_path / "problems.jsonl")
-    spec = {"task": "tasksolving/math500/smollm2", "data": str(data), "grid": {"environment.max_turn": [1]}}
-    spec["baselines"] = {"single_agent": {"match": "tokens"}}
-    path = tmp_path / "sweep.yaml"
-    path.write_text(yaml.safe_dump(spec))
+    path = one_point_with_its_single_agent(tmp_path)
     out = tmp_path / "sweep"
     with BackgroundServer(KnownModel()) as server:
         assert sweep_main([str(path), "--out", str(out), *model_args(server.base_url)]) == 0
