@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -67,11 +69,30 @@ class TraceEvent(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
-Observer = Callable[[CallRecord | TraceEvent], None]
+@dataclass(frozen=True, eq=False)
+class CallStarted:
+    """A model call is on its way (shown to observers, e.g. a progress line; never recorded)."""
+
+    round: int
+    agent: str
+    agent_type: str
+    attempt: int
+
+
+@dataclass(frozen=True, eq=False)
+class CallEnded:
+    """The call `started` is over: answered, failed or cancelled (its record, if any, comes apart)."""
+
+    started: CallStarted
+
+
+Notice = CallRecord | TraceEvent | CallStarted | CallEnded
+Observer = Callable[[Notice], None]
 
 
 class Trace:
-    """Collects calls and events; an optional observer sees each one as it happens."""
+    """Collects calls and events; an optional observer sees each one as it happens, and also
+    when each call starts and ends."""
 
     def __init__(self, observer: Observer | None = None) -> None:
         self.calls: list[CallRecord] = []
@@ -88,3 +109,14 @@ class Trace:
         self.events.append(event)
         if self.observer:
             self.observer(event)
+
+    @contextmanager
+    def call_in_flight(self, started: CallStarted) -> Iterator[None]:
+        """Tell the observer that a call starts, and that it ended (however it ended)."""
+        if self.observer:
+            self.observer(started)
+        try:
+            yield
+        finally:
+            if self.observer:
+                self.observer(CallEnded(started))

@@ -18,12 +18,20 @@ import re
 import sys
 from pathlib import Path
 
+from agentverse.config.loader import TASK_CONFIG_FILE
 from agentverse.config.schema import TaskConfig
 from agentverse.llms.openai_backend import EndpointCheckError, MissingAPIKey, api_key_from
 from agentverse.runs.runner import run_benchmark
 from agentverse.runs.store import RunDirectory, RunDirError
 from agentverse.runs.summary import RunSummary, aggregate, evaluate_run
-from agentverse_command.common import Interrupted, add_model_options, load_config_or_exit, run_interruptibly
+from agentverse_command.common import (
+    Interrupted,
+    add_model_options,
+    ctrl_c_is_one_line,
+    load_config_or_exit,
+    positive_seconds,
+    run_interruptibly,
+)
 from agentverse_command.evaluate import print_aggregate, print_summary
 from dataloader import DataError, load_samples
 from dataloader.base import Sample
@@ -44,12 +52,25 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="Problems in flight at once (default: the endpoints' request caps summed, which keeps them busy).",
     )
-    parser.add_argument("--run-dir", type=Path, help="Run directory (default: outputs/<benchmark>/<model>/run-K).")
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        help="Run directory (default: outputs/<benchmark>/<config folder>/run-K, e.g. outputs/math500/smollm2/run-1; "
+        "--no-ceo and --single-agent add -no-ceo and -single-agent to the folder).",
+    )
     parser.add_argument("--runs", type=int, default=1, help="Independent runs (run-1..run-N) to average over.")
     parser.add_argument("--single-agent", action="store_true", help="Baseline: one solver call per problem.")
     parser.add_argument("--no-shuffle", action="store_true", help="GPQA: keep the research code's option order.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the GPQA option shuffle.")
-    parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+    parser.add_argument("--no-progress", action="store_true", help="No progress bar or progress lines.")
+    parser.add_argument(
+        "--heartbeat",
+        type=positive_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="When stderr is not a terminal (a pipe, nohup, a SLURM log): a progress line every SECONDS "
+        "(problems done, errors, score so far, calls in flight) instead of the bar (default 30).",
+    )
     parser.add_argument(
         "--max-errors",
         type=error_allowance,
@@ -106,11 +127,19 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
 
 
-def run_dirs(args: argparse.Namespace, config: TaskConfig) -> list[Path]:
+def config_folder_name(config_path: Path) -> str:
+    """What names a task config's runs: its folder (`tasksolving/math500/smollm2` -> `smollm2`), or
+    the file's stem for a config file not named config.yaml (`math500-small.yaml` -> `math500-small`)."""
+    return slug(config_path.parent.name if config_path.name == TASK_CONFIG_FILE else config_path.stem)
+
+
+def run_dirs(args: argparse.Namespace, config: TaskConfig, config_path: Path) -> list[Path]:
+    """--run-dir as given, or `outputs/<benchmark>/<config folder>[-no-ceo|-single-agent]/run-K`: the
+    baselines get their own folders, so they never resume into (or overwrite) the CEO run."""
     if args.run_dir is not None and args.runs == 1:
         return [args.run_dir]
-    suffix = "-single-agent" if args.single_agent else ""
-    base = args.run_dir or Path("outputs") / config.task.name / f"{slug(config.llm.model)}{suffix}"
+    suffix = "-single-agent" if args.single_agent else "-no-ceo" if args.no_ceo else ""
+    base = args.run_dir or Path("outputs") / config.task.name / f"{config_folder_name(config_path)}{suffix}"
     return [base / f"run-{index}" for index in range(1, args.runs + 1)]
 
 
@@ -141,9 +170,10 @@ async def run_all(
             concurrency=args.concurrency,
             single_agent=args.single_agent,
             progress=not args.no_progress,
+            progress_interval_s=args.heartbeat,
         )
         print(
-            f"{stats.done} run, {stats.skipped} resumed, {stats.errors} errors, {stats.wall_time_s:.1f}s",
+            f"{stats.done} run, {stats.skipped} resumed, {stats.errors} errors, {stats.wall_time_s:.1f} s",
             file=sys.stderr,
         )
         if stats.stopped is not None:
@@ -154,14 +184,15 @@ async def run_all(
     return summaries
 
 
+@ctrl_c_is_one_line
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if (args.concurrency is not None and args.concurrency < 1) or args.runs < 1:
         print("error: --concurrency and --runs must be at least 1", file=sys.stderr)
         return 2
-    config, _ = load_config_or_exit(args.task, args)
+    config, config_path = load_config_or_exit(args.task, args)
     samples = load_data_or_exit(config, args)
-    directories = [RunDirectory(path) for path in run_dirs(args, config)]
+    directories = [RunDirectory(path) for path in run_dirs(args, config, Path(config_path))]
     try:
         if config.llm.backend == "openai":
             api_key_from(config.llm)  # before anything is written

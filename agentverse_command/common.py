@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import signal
 import sys
 from collections.abc import Coroutine, Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from agentverse.config.loader import ConfigError, apply_overrides, load_task_config
 from agentverse.config.schema import TaskConfig
@@ -77,6 +78,16 @@ def concurrency_cap(text: str) -> int | str:
         raise argparse.ArgumentTypeError(f"expected a whole number or auto, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be above 0")
     return value
 
 
@@ -162,6 +173,26 @@ def load_config_or_exit(task: str, args: argparse.Namespace) -> tuple[TaskConfig
 
 Result = TypeVar("Result")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Main(Protocol):
+    def __call__(self, argv: list[str] | None = None) -> int: ...
+
+
+def ctrl_c_is_one_line(main: Main) -> Main:
+    """A command's `main` that answers Ctrl-C outside its event loop (while the config, the data or
+    a library is loading, or while the results print) with one line and exit code 130, not a
+    traceback. Inside the loop `run_interruptibly` handles it, and saves what was done."""
+
+    @functools.wraps(main)
+    def guarded(argv: list[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except KeyboardInterrupt:
+            print(f"interrupted ({signal.SIGINT.name})", file=sys.stderr, flush=True)
+            return 128 + signal.SIGINT
+
+    return guarded
 
 
 class Interrupted(Exception):

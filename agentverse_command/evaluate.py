@@ -22,8 +22,16 @@ from agentverse.config.loader import ConfigError
 from agentverse.environments.tasksolving.environment import AgentUsage
 from agentverse.graders.judge import JudgeError
 from agentverse.runs.store import CONFIG_FILE
-from agentverse.runs.summary import JudgeSettings, RunsAggregate, RunSummary, aggregate, evaluate_run
-from agentverse_command.common import Interrupted, run_interruptibly
+from agentverse.runs.summary import (
+    CEOStatistics,
+    JudgeSettings,
+    RunsAggregate,
+    RunSummary,
+    aggregate,
+    evaluate_run,
+)
+from agentverse_command.common import Interrupted, ctrl_c_is_one_line, run_interruptibly
+from agentverse_command.console import counts_text, table, tally_text
 
 
 def expand_run_dirs(paths: list[Path], runs: int | None) -> list[Path]:
@@ -44,15 +52,45 @@ def percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}%"
 
 
-def print_shares(label: str, split: dict[str, AgentUsage]) -> None:
-    total = sum(usage.completion_tokens for usage in split.values()) or 1
-    for name, usage in split.items():
-        latency = usage.latency_s / usage.calls if usage.calls else 0.0
-        print(
-            f"    {label} {name:<24} calls {usage.calls:>6}  failed {usage.failed_calls:>4}  "
-            f"prompt {usage.prompt_tokens:>10,}  completion {usage.completion_tokens:>10,} "
-            f"({100 * usage.completion_tokens / total:.1f}%)  mean latency {latency:.2f} s"
+def usage_rows(split: dict[str, AgentUsage]) -> list[tuple[object, ...]]:
+    return [
+        (
+            name,
+            f"{usage.calls:,}",
+            f"{usage.failed_calls:,}",
+            f"{usage.prompt_tokens:,}",
+            f"{usage.completion_tokens:,}",
         )
+        for name, usage in split.items()
+    ]
+
+
+USAGE_HEADERS = ("calls", "failed", "prompt tokens", "completion tokens")
+
+
+def print_shares(label: str, split: dict[str, AgentUsage]) -> None:
+    """Tokens by model or by endpoint, with each one's share of the completion tokens."""
+    total = sum(usage.completion_tokens for usage in split.values()) or 1
+    rows = [
+        (
+            *row,
+            f"{100 * usage.completion_tokens / total:.1f}%",
+            f"{usage.latency_s / usage.calls if usage.calls else 0:.2f}",
+        )
+        for row, usage in zip(usage_rows(split), split.values(), strict=True)
+    ]
+    for line in table((label, *USAGE_HEADERS, "share", "mean s/call"), rows, indent="    "):
+        print(line)
+
+
+def ceo_lines(ceo: CEOStatistics) -> list[str]:
+    return [
+        f"  CEO: {ceo.decisions:,} decisions (by source: {counts_text(ceo.by_source)}), "
+        f"stop {ceo.stop:,}, clamped {ceo.clamped:,}",
+        f"    recruit number: {tally_text(ceo.recruit_number)}",
+        f"    budget (max tokens; None: each agent's own): {tally_text(ceo.max_tokens)}",
+        f"    fallbacks by agent: {counts_text(ceo.fallbacks)}",
+    ]
 
 
 def print_summary(summary: RunSummary) -> None:
@@ -63,25 +101,30 @@ def print_summary(summary: RunSummary) -> None:
     print(f"  errors (infrastructure; excluded, retried on resume): {summary.errors}  not run: {summary.not_run}")
     for problem in summary.error_problems[:10]:
         print(f"    {problem.id}: {problem.error}")
-    print(f"  grades: {summary.grades}")
+    print(f"  grades: {counts_text(summary.grades)}")
     print(
         f"  evaluator self-judged accuracy: {percent(summary.evaluator_self_accuracy)}"
         f"  (no verdict: {summary.evaluator_unjudged})"
     )
     rounds = "n/a" if summary.mean_rounds is None else f"{summary.mean_rounds:.2f}"
-    print(f"  mean rounds: {rounds}  terminations: {summary.terminations}")
-    print(f"  CEO: {summary.ceo.model_dump_json()}")
+    print(f"  mean rounds: {rounds}  terminations: {counts_text(summary.terminations)}")
+    for line in ceo_lines(summary.ceo):
+        print(line)
     print(
         f"  fallbacks: {summary.fallbacks}  failed calls: {summary.failed_calls}  "
         f"context overflows: {summary.context_overflows}  replies cut at the length limit: {summary.truncated_replies}"
     )
+    print_costs(summary)
+    wall = summary.run_wall_time_s
+    print(f"  run wall time: {'n/a' if wall is None else f'{wall:.1f} s'}")
+
+
+def print_costs(summary: RunSummary) -> None:
+    """Tokens per problem and by agent (by model and endpoint too for a mixed team), the judge, the load."""
     tokens = summary.mean_tokens_per_problem
-    print(f"  mean tokens/problem: {'n/a' if tokens is None else f'{tokens:.0f}'}")
-    for agent, usage in summary.tokens_by_agent.items():
-        print(
-            f"    {agent:<14} calls {usage.calls:>6}  failed {usage.failed_calls:>4}  "
-            f"prompt {usage.prompt_tokens:>10,}  completion {usage.completion_tokens:>10,}"
-        )
+    print(f"  mean tokens/problem: {'n/a' if tokens is None else f'{tokens:,.0f}'}")
+    for line in table(("agent", *USAGE_HEADERS), usage_rows(summary.tokens_by_agent), indent="    "):
+        print(line)
     for label, split in (("model", summary.tokens_by_model), ("endpoint", summary.tokens_by_endpoint)):
         if len(split) > 1:  # a mixed team: the cost by model and by endpoint
             print_shares(label, split)
@@ -94,10 +137,8 @@ def print_summary(summary: RunSummary) -> None:
     for load in summary.load:
         print(
             f"  in flight at {load.endpoint}: mean {load.mean_in_flight:.1f}, peak {load.peak_in_flight} "
-            f"(cap {load.cap}); {load.requests} requests waited {load.waited_for_cap_s:.1f}s in all for the cap"
+            f"(cap {load.cap}); {load.requests:,} requests waited {load.waited_for_cap_s:.1f} s in all for the cap"
         )
-    wall = summary.run_wall_time_s
-    print(f"  run wall time: {'n/a' if wall is None else f'{wall:.1f}s'}")
 
 
 def print_aggregate(combined: RunsAggregate) -> None:
@@ -105,7 +146,9 @@ def print_aggregate(combined: RunsAggregate) -> None:
         f"\naverage over {combined.runs} runs: {percent(combined.mean_score)} ± {combined.standard_error:.1f} "
         f"(standard error over problems and runs; stdev of the run scores {combined.stdev_score:.1f})"
     )
-    print(combined.model_dump_json(indent=2))
+    scores = ", ".join(percent(score) for score in combined.scores)
+    print(f"  {combined.metric or 'score'} of each run: {scores}")
+    print(f"  problems: {combined.problems:,}  errors (excluded): {combined.errors:,}")
 
 
 async def evaluate_all(
@@ -122,6 +165,7 @@ def judge_settings(args: argparse.Namespace) -> JudgeSettings | None:
     return JudgeSettings(args.judge_model, args.judge_base_url, args.judge_api_key_env, args.judge_temperature)
 
 
+@ctrl_c_is_one_line
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="agentverse-evaluate",

@@ -12,6 +12,7 @@ messages) and without one, on two configs:
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import itertools
 from pathlib import Path
@@ -99,4 +100,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     asyncio.run(main())

@@ -10,6 +10,10 @@
 #     benchmarks/bench_serving_startup.sh -- .venv/bin/python benchmarks/bench_serving.py \
 #     --base-url http://127.0.0.1:8011/v1
 set -euo pipefail
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+  sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+  exit 0
+fi
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REPEATS="${REPEATS:-1}"

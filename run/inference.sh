@@ -6,6 +6,7 @@
 #   MODEL=m1-32b BASE_URL=http://gpu-node:8000/v1 bash run/inference.sh --all
 #   bash run/inference.sh [--all] [--dry-run] [extra agentverse-benchmark options, e.g. --single-agent --runs 3]
 #   --dry-run prints the commands (server and benchmark) it would run, and runs nothing
+#   --help prints this header and runs nothing
 # Settings (environment):
 #   MODEL        task-config model folder: smollm2 (default) or m1-32b
 #   DATASET      aime2024 | math500 | gpqa_diamond | humaneval (default) | mbpp_sanitized | commongen
@@ -29,6 +30,10 @@
 #   (repeatable; `endpoints:` and `agents[i].endpoint` in a task config do the same, and
 #   documentation/serving.md has the details)
 set -euo pipefail
+if [[ " $* " == *" --help "* || " $* " == *" -h "* ]]; then
+  sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+  exit 0
+fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${ROOT}"
 
@@ -111,6 +116,7 @@ for dataset in "${datasets[@]}"; do
   fi
   run_dirs+=("${run_dir}")
 done
-report=("${PYTHON}" -m agentverse_command.report "${run_dirs[@]}" --out "${RUN_ROOT}/report")
+# The run root's report is rewritten on every run (--force): it describes that root's run directories.
+report=("${PYTHON}" -m agentverse_command.report "${run_dirs[@]}" --out "${RUN_ROOT}/report" --force)
 printf -v quoted ' %q' "${report[@]}"
 if [[ "${dry_run}" == "1" ]]; then echo "+${quoted}"; else "${report[@]}"; fi

@@ -16,6 +16,10 @@
 #   every run/serve.sh setting (MODEL_PATH, SERVED_MODEL_NAME, PORT, HOST, MAX_MODEL_LEN, ...)
 # The nodes must share the model files (or download the same MODEL_PATH) and reach each other.
 set -euo pipefail
+if [[ " $* " == *" --help "* || " $* " == *" -h "* ]]; then  # anywhere: nothing may start
+  sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+  exit 0
+fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=run/lib.sh
 source "${ROOT}/run/lib.sh"

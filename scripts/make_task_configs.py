@@ -10,6 +10,7 @@ Usage: python scripts/make_task_configs.py
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent / "agentverse" / "tasks" / "tasksolving"
@@ -280,7 +281,12 @@ def render(name: str, model: str) -> str:
     return Template(TEMPLATE).substitute(values)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="Running it (re)writes all twelve configs under agentverse/tasks/tasksolving/; --help writes nothing.",
+    )
+    parser.parse_args(argv)
     for name in TASKS:
         for model in ("m1-32b", "smollm2"):
             path = ROOT / name / model / "config.yaml"

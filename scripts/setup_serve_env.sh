@@ -16,6 +16,10 @@
 # Idempotent: a marker file in the venv records what was installed; a second run with the
 # same settings only re-checks that vLLM imports.
 set -euo pipefail
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+  sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+  exit 0
+fi
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # The default is anchored at the repository root, where run/serve.sh looks for it.

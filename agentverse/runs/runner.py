@@ -27,9 +27,11 @@ from agentverse.llms.gate import RequestGate
 from agentverse.llms.pool import ModelPool
 from agentverse.runs.grading import grade_result, with_grade
 from agentverse.runs.store import RunDirectory, RunMode, RunRecord, SliceEntry, data_slice
+from agentverse.trace import CallEnded, CallStarted, Notice, Observer
 from dataloader.base import Sample
 
 CAPS_FOLLOWED_S = 1.0
+BAR_REFRESH_S = 1.0  # how often a terminal's bar shows the calls in flight
 
 
 @dataclass
@@ -48,6 +50,7 @@ class RunStats:
     not_started: int = 0
     stopped: str | None = None  # why the run stopped before every problem was started
     lost: list[str] = field(default_factory=list)  # finished, but their records could not be written
+    calls_in_flight: int = 0
 
     @property
     def accuracy(self) -> float | None:
@@ -64,9 +67,64 @@ class RunStats:
         if record.result is not None:
             self.tokens += record.result.total_tokens
 
+    def observe(self, notice: Notice) -> None:
+        """Count the model calls in flight (every problem's trace tells when its calls start and end)."""
+        if isinstance(notice, CallStarted):
+            self.calls_in_flight += 1
+        elif isinstance(notice, CallEnded):
+            self.calls_in_flight -= 1
+
+    def score_text(self) -> str:
+        return "n/a" if self.accuracy is None else f"{100 * self.accuracy:.1f}%"
+
     def postfix(self) -> dict[str, str]:
-        accuracy = "n/a" if self.accuracy is None else f"{100 * self.accuracy:.1f}%"
-        return {"errors": str(self.errors), "score": accuracy, "tokens": f"{self.tokens:,}"}
+        return {
+            "errors": str(self.errors),
+            "score": self.score_text(),
+            "tokens": f"{self.tokens:,}",
+            "calls in flight": str(self.calls_in_flight),
+        }
+
+    def progress_line(self, name: str, elapsed_s: float) -> str:
+        finished = self.skipped + self.done
+        return (
+            f"{name}: {finished}/{self.total} done, {self.errors} errors, score {self.score_text()}, "
+            f"{self.calls_in_flight} calls in flight, {elapsed_s:.0f} s"
+        )
+
+
+class RunProgress:
+    """The run's progress on stderr: a tqdm bar on a terminal; elsewhere (a pipe, `nohup`, a SLURM
+    log, where a bar redrawn with carriage returns is noise) a line every `interval_s` seconds."""
+
+    def __init__(self, stats: RunStats, name: str, enabled: bool, interval_s: float) -> None:
+        self.stats = stats
+        self.name = name
+        self.terminal = sys.stderr.isatty()
+        self.lines = enabled and not self.terminal
+        self.interval_s = interval_s if self.lines else BAR_REFRESH_S
+        self.started = time.perf_counter()
+        bar_shown = enabled and self.terminal
+        self.bar = tqdm(total=stats.total, initial=stats.skipped, disable=not bar_shown, desc=name, unit="problem")
+
+    def written(self, count: int) -> None:
+        self.bar.update(count)
+        self.bar.set_postfix(self.stats.postfix(), refresh=False)
+
+    async def run(self) -> None:
+        if not self.lines and self.bar.disable:
+            return
+        while True:
+            await asyncio.sleep(self.interval_s)
+            if self.lines:
+                print(
+                    self.stats.progress_line(self.name, time.perf_counter() - self.started), file=sys.stderr, flush=True
+                )
+            else:
+                self.bar.set_postfix(self.stats.postfix())  # the calls in flight change between records
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 async def solve_one(
@@ -74,9 +132,10 @@ async def solve_one(
     config: TaskConfig,
     sample: Sample,
     mode: RunMode,
+    observer: Observer | None = None,
 ) -> RunRecord:
     try:
-        result = await environment.solve(sample)
+        result = await environment.solve(sample, observer)
     except Exception as error:  # an unexpected bug: record it and keep the other problems going
         detail = "".join(traceback.format_exception_only(type(error), error)).strip()
         return RunRecord(sample=sample, status="error", error=f"internal error: {detail}", mode=mode)
@@ -141,11 +200,13 @@ class RecordWriter:
 
 
 async def checked_client(config: TaskConfig, run_dir: RunDirectory) -> ModelPool:
+    """The run's models: endpoints checked, an in-process model loaded (each step said on stderr)."""
     llm = ModelPool.from_config(config)
     try:
         for warning in await llm.check():
             run_dir.log(f"endpoint check: {warning}")
             print(f"warning: {warning}", file=sys.stderr, flush=True)
+        await llm.prepare(lambda line: print(line, file=sys.stderr, flush=True))
     except BaseException:
         await llm.aclose()
         raise
@@ -172,11 +233,13 @@ async def run_benchmark(
     concurrency: int | None = None,
     single_agent: bool = False,
     progress: bool = True,
+    progress_interval_s: float = 30.0,
     shared: SharedClient | None = None,
     self_consistency: int | None = None,
 ) -> RunStats:
     """Run the samples not yet finished in `run_dir`. `self_consistency=k`: k solver samples and a
-    majority vote per problem instead of the loop; `single_agent`: one solver call."""
+    majority vote per problem instead of the loop; `single_agent`: one solver call. `progress`: a
+    bar on a terminal, else a progress line every `progress_interval_s` seconds."""
     # Checked before the slice is replaced: a dead endpoint changes nothing.
     llm = shared.llm if shared is not None else await checked_client(config, run_dir)
     entries = data_slice(samples)  # each sample's digest, computed once
@@ -194,15 +257,15 @@ async def run_benchmark(
     environment = build_environment(config, llm, single_agent, self_consistency)
     gate = shared.gate if shared is not None else RequestGate(concurrency)
     follower = asyncio.ensure_future(follow_caps(gate, llm)) if isinstance(gate, RequestGate) and follow else None
-    bar = tqdm(total=len(samples), initial=stats.skipped, disable=not progress, desc=config.task.name, unit="problem")
+    display = RunProgress(stats, config.task.name, progress, progress_interval_s)
+    ticker = asyncio.ensure_future(display.run())
 
     def written(batch: list[RunRecord]) -> None:
         for record in batch:
             stats.add(record)
             if record.status == "error":
                 run_dir.log(f"error {record.sample_id}: {record.error}")
-        bar.update(len(batch))
-        bar.set_postfix(stats.postfix(), refresh=False)
+        display.written(len(batch))
 
     writer = RecordWriter(run_dir, concurrency, written)
     started = time.perf_counter()
@@ -212,18 +275,19 @@ async def run_benchmark(
             if stats.stopped is not None:
                 stats.not_started += 1
                 return
-            await writer.put(await solve_one(environment, config, sample, mode))
+            await writer.put(await solve_one(environment, config, sample, mode, stats.observe))
             stats.stopped = stats.stopped or stop_reason(llm, writer)
 
     try:
         await asyncio.gather(*(run_one(sample) for sample in pending))
     finally:
-        if follower is not None:
-            follower.cancel()
+        for helper in (follower, ticker):
+            if helper is not None:
+                helper.cancel()
         if shared is None:
             await llm.aclose()
         await writer.close()
-        bar.close()
+        display.close()
         stats.wall_time_s = time.perf_counter() - started
         finish_log(run_dir, stats, writer, llm if shared is None else None)  # a shared client's load is the sweep's
     return stats

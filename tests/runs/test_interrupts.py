@@ -16,6 +16,7 @@ import pytest
 from agentverse.runs.store import RunDirectory, RunRecord
 from agentverse.testing.fake_server import BackgroundServer, FakeReply, ScriptedResponder
 from agentverse_command.benchmark import main as benchmark_main
+from agentverse_command.tasksolving import main as tasksolving_main
 from tests.runs.test_runner import ROOT, TASK, model_args, records_by_id, solver_reply, write_problems
 
 SLOW = 0.15  # seconds per reply: a problem takes about a second
@@ -44,7 +45,8 @@ def test_a_signal_stops_the_run_with_one_line_and_the_records_kept(
         out, err = process.communicate(timeout=30)
         assert process.returncode == code
         assert "Traceback" not in err + out
-        last = err.strip().splitlines()[-1]
+        *before, last = err.strip().splitlines()
+        assert before == [f"run directory: {run_dir}"]  # the interruption adds exactly one line
         assert last.startswith(f"interrupted ({signal.Signals(signal_number).name})") and str(run_dir) in last
         kept = records_by_id(run_dir)  # every line is a whole record
         assert 2 <= len(kept) < 10
@@ -122,7 +124,27 @@ def test_ctrl_c_in_tasksolving_saves_the_trace_so_far(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
     assert process.returncode == 130 and "Traceback" not in err + out
-    assert err.strip().splitlines()[-1].startswith("interrupted (SIGINT)")
+    assert len(err.strip().splitlines()) == 1 and err.startswith("interrupted (SIGINT)")
     saved = json.loads(trace.read_text())
     assert saved["status"] == "interrupted"
     assert [call["agent_type"] for call in saved["calls"]] == ["ceo", "role_assigner"]  # the solver never answered
+
+
+def test_ctrl_c_before_the_run_starts_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C while the data loads (before the event loop and its signal handlers exist) raises
+    KeyboardInterrupt in plain code: one line and 130, not a traceback."""
+    data = write_problems(tmp_path / "data.jsonl", 2)
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("agentverse_command.benchmark.load_samples", interrupted)
+    code = benchmark_main(["--task", TASK, "--data", str(data), "--run-dir", str(tmp_path / "run"),
+                           *model_args("http://127.0.0.1:9/v1")])  # fmt: skip
+    assert code == 130 and capsys.readouterr().err == "interrupted (SIGINT)\n"
+    assert not (tmp_path / "run").exists()
+    monkeypatch.setattr("agentverse_command.tasksolving.load_config_or_exit", interrupted)
+    assert tasksolving_main(["--task", TASK, "--input", "What is 1?"]) == 130
+    assert capsys.readouterr().err == "interrupted (SIGINT)\n"

@@ -251,9 +251,9 @@ def test_the_report_and_evaluate_show_the_cost_by_model_and_endpoint(
         * summary["tokens_by_agent"]["ceo"]["completion_tokens"]
         / sum(usage["completion_tokens"] for usage in summary["tokens_by_agent"].values())
     )
-    assert re.search(
-        rf"endpoint small +calls +{summary['tokens_by_agent']['ceo']['calls']} .*\({share:.1f}%\)", printed
-    )
+    endpoint_table = printed[printed.index("    endpoint ") :]  # its header, then one row per endpoint
+    calls = summary["tokens_by_agent"]["ceo"]["calls"]
+    assert re.search(rf"^    small +{calls} +0 +[\d,]+ +[\d,]+ +{share:.1f}% ", endpoint_table, re.MULTILINE)
     assert report_main([str(run_dir), "--out", str(tmp_path / "report")]) == 0
     report = (tmp_path / "report" / "report.md").read_text()
     assert "## Tokens by endpoint" in report and "## Tokens by model" in report
@@ -279,3 +279,23 @@ def test_a_sweep_axis_can_move_a_role_to_another_endpoint(tmp_path: Path) -> Non
         calls = calls_of(out / "points" / f"ceo.endpoint={endpoint}" / "run-1")
         assert {call["endpoint_name"] for call in calls if call["agent_type"] == "ceo"} == {endpoint}
         assert {call["endpoint_name"] for call in calls if call["agent_type"] != "ceo"} == {"default"}
+
+
+def test_tasksolving_sends_each_role_to_its_endpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from agentverse_command.tasksolving import main as tasksolving_main
+
+    trace = tmp_path / "trace.json"
+    with (
+        BackgroundServer(ScriptedResponder(evaluator=[RIGHT]), models=("big",)) as big,
+        BackgroundServer(ScriptedResponder(), models=("small",)) as small,
+    ):
+        team = [*team_args(big.base_url, small.base_url, "--agent-endpoint", "ceo=small")]
+        team.remove("--no-progress")  # a benchmark option
+        code = tasksolving_main(
+            ["--task", TASK, "--input", "What is 1?", "--output", str(trace), "--no-thinking", *team]
+        )
+    assert code == 0, capsys.readouterr().err
+    assert set(agents_seen(small)) == {"ceo"} and "ceo" not in agents_seen(big)
+    assert {
+        call["endpoint_name"] for call in json.loads(trace.read_text())["calls"] if call["agent_type"] == "ceo"
+    } == {"small"}

@@ -264,7 +264,7 @@ def test_multiple_runs_are_averaged_and_reported(tmp_path: Path, capsys: pytest.
     capsys.readouterr()
     assert evaluate_main([str(base)]) == 0
     printed = capsys.readouterr().out
-    assert '"mean_score": 50.0' in printed
+    assert "accuracy of each run: 50.0%, 50.0%" in printed and "{" not in printed  # a table, no raw JSON
     # Problems 0 and 2 right, 1 and 3 wrong, in both runs: the standard error over problems is
     # stdev(1, 0, 1, 0) / sqrt(4) = 28.9 points, and each run prints its own.
     assert "average over 2 runs: 50.0% ± 28.9" in printed and "pass@1: 50.0% ± 28.9" not in printed
