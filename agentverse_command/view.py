@@ -15,9 +15,16 @@ import sys
 from pathlib import Path
 
 from agentverse.view.export import AssetsMissing, export_html
-from agentverse.view.runs import Run, find_runs, find_sweeps
+from agentverse.view.runs import Run, RunRegistry, find_sweeps
 from agentverse.view.server import KATEX, serve
-from agentverse_command.common import Interrupted, run_interruptibly
+from agentverse_command.common import Interrupted, ctrl_c_is_one_line, run_interruptibly
+
+
+def port_number(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port (0-65535)")
+    return port
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -25,7 +32,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="agentverse-view", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("paths", nargs="+", type=Path, help="Run directories, folders of runs, or sweep directories.")
-    parser.add_argument("--port", type=int, default=7575, help="Port to serve on (default 7575; 0 picks a free one).")
+    parser.add_argument("--port", type=port_number, default=7575, help="Port (default 7575; 0: a free one).")
     parser.add_argument(
         "--host", default="127.0.0.1", help="Address to serve on (default 127.0.0.1: this machine only)."
     )
@@ -35,13 +42,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@ctrl_c_is_one_line
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     missing = [str(path) for path in args.paths if not path.exists()]
     if missing:
         print(f"agentverse-view: no such directory: {', '.join(missing)}", file=sys.stderr)
         return 2
-    runs = find_runs(args.paths)
+    registry = RunRegistry(args.paths)
+    runs = registry.all()
     if not runs:
         print(
             f"agentverse-view: no run directory (records.jsonl) under {', '.join(map(str, args.paths))}",
@@ -55,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             "warning: KaTeX is not installed (bash scripts/build_viewer_assets.sh); math shows as TeX", file=sys.stderr
         )
     try:
-        asyncio.run(run_interruptibly(serve(runs, args.paths, args.host, args.port)))
+        asyncio.run(run_interruptibly(serve(registry, args.host, args.port)))
     except Interrupted as stop:
         print(f"agentverse-view: stopped ({stop})", file=sys.stderr)
         return stop.exit_code

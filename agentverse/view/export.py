@@ -31,18 +31,28 @@ def katex_css() -> str:
     return FONT_SOURCE.sub(inline, css)
 
 
+def script_safe(text: str) -> str:
+    """JSON that no string inside can end or reopen the <script> element holding it: `<`, `>` and
+    `&` as JSON escapes (a `<!--<script>` in a model's reply would otherwise swallow the page)."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def script(text: str) -> str:
     return "<script>" + text.replace("</script", "<\\/script") + "</script>"
 
 
 def embedded_data(runs: list[Run], sweeps: list[SweepTable]) -> dict[str, Any]:
-    data: dict[str, Any] = {"runs": [], "rows": {}, "problems": {}, "sweeps": [table.model_dump() for table in sweeps]}
+    data: dict[str, Any] = {
+        "runs": [],
+        "rows": {},
+        "problems": {},
+        "sweeps": [table.model_dump(exclude={"path"}) for table in sweeps],
+    }
     for run in runs:
-        data["runs"].append(run.stats().model_dump())
-        data["rows"][run.key] = table_rows(run.records.rows)
-        data["problems"][run.key] = {
-            row.id: problem_view(run.records.read_record(row)).model_dump() for row in run.records.rows
-        }
+        data["runs"].append(run.stats().model_dump(exclude={"path"}))  # (local paths stay on this machine)
+        rows, _ = run.current_rows()
+        data["rows"][run.key] = table_rows(rows)
+        data["problems"][run.key] = {row.id: problem_view(run.records.read_record(row)).model_dump() for row in rows}
     return data
 
 
@@ -56,13 +66,16 @@ def export_html(runs: list[Run], output: Path, sweeps: list[SweepTable] | None =
         script(path.read_text(encoding="utf-8"))
         for path in (KATEX / "katex.min.js", KATEX / "contrib" / "auto-render.min.js", STATIC / "app.js")
     )
-    payload = json.dumps(embedded_data(runs, sweeps or []), ensure_ascii=False).replace("</", "<\\/")
+    payload = script_safe(json.dumps(embedded_data(runs, sweeps or []), ensure_ascii=False))
     data = f'<script id="embedded-data" type="application/json">{payload}</script>'
     for marker, replacement in (("styles", styles), ("scripts", scripts), ("data", data)):
         page = replace_marked(page, marker, replacement)
     temporary = output.with_name(output.name + ".tmp")
-    temporary.write_text(page, encoding="utf-8")
-    temporary.replace(output)
+    try:
+        temporary.write_text(page, encoding="utf-8")
+        temporary.replace(output)
+    finally:  # written and renamed, or (a full disk, Ctrl-C) nothing left behind
+        temporary.unlink(missing_ok=True)
     return output.stat().st_size
 
 

@@ -13,13 +13,14 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 INDEX_FILE = "records.index.json"
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 SEARCH_CHARS = 4000  # of the problem and of the answer, kept for text search
 PREVIEW_CHARS = 160
 
@@ -28,6 +29,7 @@ class IndexRow(BaseModel):
     """What the problem table shows of one problem, and where its record is."""
 
     id: str
+    digest: str = Field(default="", description="The sample's digest: whether the record is of the current problem.")
     offset: int
     length: int
     status: str
@@ -75,6 +77,7 @@ def row_from_record(record: dict[str, Any], offset: int, length: int) -> IndexRo
     sample = record.get("sample") or {}
     return IndexRow(
         id=str(sample.get("id", "")),
+        digest=str(record.get("sample_digest") or ""),
         offset=offset,
         length=length,
         status=str(record.get("status", "")),
@@ -105,9 +108,14 @@ class RecordsFile:
         self.index = RecordsIndex()
         self._position: dict[str, int] = {}
         self._loaded = False
+        self._lock = threading.Lock()  # the server refreshes from worker threads
 
     def refresh(self) -> bool:
         """Index what was appended since the last look; True when rows changed."""
+        with self._lock:
+            return self._refresh()
+
+    def _refresh(self) -> bool:
         if not self._loaded:
             self._loaded = True
             self._load_cache()
@@ -129,11 +137,14 @@ class RecordsFile:
 
     @property
     def rows(self) -> list[IndexRow]:
-        return self.index.rows
+        """A snapshot: a refresh in another thread never changes the list a caller holds."""
+        with self._lock:
+            return list(self.index.rows)
 
     def row(self, problem_id: str) -> IndexRow | None:
-        position = self._position.get(problem_id)
-        return None if position is None else self.index.rows[position]
+        with self._lock:
+            position = self._position.get(problem_id)
+            return None if position is None else self.index.rows[position]
 
     def read_record(self, row: IndexRow) -> dict[str, Any]:
         with self.path.open("rb") as handle:

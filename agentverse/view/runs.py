@@ -8,13 +8,14 @@ import csv
 import hashlib
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, Field
 
-from agentverse.runs.store import CONFIG_FILE, RECORDS_FILE, SUMMARY_FILE
+from agentverse.runs.store import CONFIG_FILE, RECORDS_FILE, SLICE_FILE, SUMMARY_FILE
 from agentverse.sweeps.stats import standard_error
 from agentverse.view.index import IndexRow, RecordsFile
 
@@ -57,8 +58,30 @@ class Run:
         return f"{self.group}/{self.path.name}" if self.group not in ("", ".") else self.path.name
 
     def stats(self) -> RunStats:
+        rows, problems = self.current_rows()
+        return run_stats(self, rows, problems)
+
+    def current_rows(self) -> tuple[list[IndexRow], int]:
+        """The rows of the run's slice (its latest invocation's problems) whose record is of the
+        problem as it is now, as the run's summary counts them, and the slice's size. Without a
+        slice.json: every row."""
         self.records.refresh()
-        return run_stats(self, self.records.rows)
+        rows = list(self.records.rows)
+        entries = read_slice(self.path)
+        if entries is None:
+            return rows, len(rows)
+        current = {(row.id, row.digest) for row in rows}
+        wanted = {entry for entry in entries if entry in current}
+        return [row for row in rows if (row.id, row.digest) in wanted], len(entries)
+
+    @property
+    def version(self) -> str:
+        """Changes when the table may: records appended, or a new invocation's slice written."""
+        try:
+            stamp = (self.path / SLICE_FILE).stat().st_mtime_ns
+        except OSError:
+            stamp = 0
+        return f"{self.records.index.indexed_bytes}-{stamp}"
 
 
 def read_config(path: Path) -> tuple[str, str, str]:
@@ -73,7 +96,15 @@ def read_config(path: Path) -> tuple[str, str, str]:
     return str(task), str(model), hashlib.sha256(text).hexdigest()[:12]
 
 
-def run_stats(run: Run, rows: list[IndexRow]) -> RunStats:
+def read_slice(path: Path) -> list[tuple[str, str]] | None:
+    try:
+        entries = json.loads((path / SLICE_FILE).read_text(encoding="utf-8"))
+        return [(str(entry["id"]), str(entry["digest"])) for entry in entries]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def run_stats(run: Run, rows: list[IndexRow], problems: int) -> RunStats:
     completed = [row for row in rows if row.status == "ok" and row.score is not None]
     scores = [row.score for row in completed if row.score is not None]
     score = 100 * sum(scores) / len(scores) if scores else None
@@ -87,7 +118,7 @@ def run_stats(run: Run, rows: list[IndexRow]) -> RunStats:
         model=run.model,
         config_digest=run.config_digest,
         sweep=run.sweep,
-        problems=max(len(rows), slice_size(run.path)),
+        problems=problems,
         completed=len(completed),
         errors=sum(row.status == "error" for row in rows),
         no_answer=sum(row.grade == "no_answer" for row in completed),
@@ -96,14 +127,6 @@ def run_stats(run: Run, rows: list[IndexRow]) -> RunStats:
         tokens=sum(row.tokens for row in rows),
         wall_time_s=wall_time(run.path, rows),
     )
-
-
-def slice_size(path: Path) -> int:
-    try:
-        entries = json.loads((path / "slice.json").read_text())
-    except (OSError, ValueError):
-        return 0
-    return len(entries) if isinstance(entries, list) else 0
 
 
 def wall_time(path: Path, rows: list[IndexRow]) -> float | None:
@@ -162,18 +185,39 @@ def find_sweeps(paths: list[Path], runs: list[Run]) -> list[SweepTable]:
 
 def find_runs(paths: list[Path]) -> list[Run]:
     """Every run directory (one holding records.jsonl or config.yaml) at or under the paths, in order."""
-    runs: list[Run] = []
-    seen: set[Path] = set()
-    for root in paths:
-        sweep = (root / "points.csv").exists() or (root / "points").is_dir()
-        for directory in run_directories(root):
-            resolved = directory.resolve()
-            if resolved in seen:
-                continue
-            seen.add(resolved)
-            label = directory.resolve().relative_to(root.resolve().parent)
-            runs.append(Run(f"r{len(runs)}", directory, str(label.parent), sweep))
-    return runs
+    return RunRegistry(paths).all()
+
+
+class RunRegistry:
+    """The runs under the paths, found again on every `refresh` (a run started since, the next
+    `run-K`, a sweep's later points); each keeps its key and its index for as long as it is served."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+        self.runs: dict[str, Run] = {}
+        self._keys: dict[Path, str] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        for root in self.paths:
+            sweep = (root / "points.csv").exists() or (root / "points").is_dir()
+            for directory in run_directories(root):
+                resolved = directory.resolve()
+                if resolved in self._keys:
+                    continue
+                key = f"r{len(self.runs)}"
+                self._keys[resolved] = key
+                # Named from the path as given (a link to a run elsewhere keeps the name it has here).
+                label = Path(os.path.relpath(directory, root.parent))
+                self.runs[key] = Run(key, directory, str(label.parent), sweep)
+
+    def all(self) -> list[Run]:
+        return list(self.runs.values())
+
+    def get(self, key: str) -> Run | None:
+        if key not in self.runs:
+            self.refresh()
+        return self.runs.get(key)
 
 
 def run_directories(root: Path) -> list[Path]:

@@ -17,13 +17,13 @@ from aiohttp import web
 
 from agentverse.view.index import IndexRow
 from agentverse.view.problem import problem_view
-from agentverse.view.runs import Run, find_sweeps
+from agentverse.view.runs import Run, RunRegistry, find_sweeps
 
 STATIC = Path(__file__).resolve().parent / "static"
 KATEX = STATIC / "vendor" / "katex"
 TABLE_FIELDS = set(IndexRow.model_fields) - {"offset", "length"}
-RUNS_KEY: web.AppKey[dict[str, Run]] = web.AppKey("runs", dict)
-PATHS_KEY: web.AppKey[list[Path]] = web.AppKey("paths", list)
+REGISTRY_KEY: web.AppKey[RunRegistry] = web.AppKey("runs", RunRegistry)
+OPEN_KEY: web.AppKey[bool] = web.AppKey("open to any host name", bool)
 
 
 def table_rows(rows: list[IndexRow]) -> list[dict[str, Any]]:
@@ -31,31 +31,35 @@ def table_rows(rows: list[IndexRow]) -> list[dict[str, Any]]:
 
 
 def run_of(request: web.Request) -> Run:
-    run = request.app[RUNS_KEY].get(request.match_info["key"])
+    run = request.app[REGISTRY_KEY].get(request.match_info["key"])
     if run is None:
         raise web.HTTPNotFound(text=f"no run {request.match_info['key']!r}")
     return run
 
 
 async def runs_handler(request: web.Request) -> web.Response:
-    runs = request.app[RUNS_KEY].values()
-    stats = await asyncio.to_thread(lambda: [run.stats().model_dump() for run in runs])
-    return web.json_response(stats)
+    registry = request.app[REGISTRY_KEY]
+
+    def all_stats() -> list[dict[str, Any]]:
+        registry.refresh()  # runs started since (the next run-K, a sweep's later points) appear
+        return [run.stats().model_dump() for run in registry.all()]
+
+    return web.json_response(await asyncio.to_thread(all_stats))
 
 
 async def sweeps_handler(request: web.Request) -> web.Response:
-    runs = list(request.app[RUNS_KEY].values())
-    tables = await asyncio.to_thread(find_sweeps, request.app[PATHS_KEY], runs)
+    registry = request.app[REGISTRY_KEY]
+    tables = await asyncio.to_thread(find_sweeps, registry.paths, registry.all())
     return web.json_response([table.model_dump() for table in tables])
 
 
 async def problems_handler(request: web.Request) -> web.Response:
     run = run_of(request)
-    await asyncio.to_thread(run.records.refresh)
-    version = run.records.index.indexed_bytes
-    if request.query.get("version") == str(version):
+    rows, _ = await asyncio.to_thread(run.current_rows)
+    version = run.version
+    if request.query.get("version") == version:
         return web.json_response({"version": version, "unchanged": True})
-    return web.json_response({"version": version, "rows": table_rows(run.records.rows)})
+    return web.json_response({"version": version, "rows": table_rows(rows)})
 
 
 async def problem_handler(request: web.Request) -> web.Response:
@@ -72,10 +76,31 @@ async def page_handler(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html")
 
 
-def build_app(runs: list[Run], paths: list[Path]) -> web.Application:
-    app = web.Application()
-    app[RUNS_KEY] = {run.key: run for run in runs}
-    app[PATHS_KEY] = paths
+LOCAL_NAMES = {"127.0.0.1", "localhost", "[::1]", "::1"}
+
+
+@web.middleware
+async def local_hosts_only(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Serve only requests addressed to this machine by name: a page elsewhere that rebinds its own
+    DNS name to 127.0.0.1 (DNS rebinding) would otherwise read every record. With --host other
+    than 127.0.0.1 the user has chosen to serve others, and any name is accepted."""
+    if request.app[OPEN_KEY] or host_name(request.host) in LOCAL_NAMES:
+        return await handler(request)
+    raise web.HTTPForbidden(text="agentverse-view serves this machine only (http://127.0.0.1:PORT/)")
+
+
+def host_name(header: str | None) -> str:
+    """The name in a Host header, without its port (`[::1]:7575` -> `[::1]`)."""
+    text = header or ""
+    if text.startswith("["):
+        return text.split("]", 1)[0] + "]"
+    return text.rsplit(":", 1)[0]
+
+
+def build_app(registry: RunRegistry, open_to_any_host: bool = False) -> web.Application:
+    app = web.Application(middlewares=[local_hosts_only])
+    app[REGISTRY_KEY] = registry
+    app[OPEN_KEY] = open_to_any_host
     app.router.add_get("/", page_handler)
     app.router.add_get("/api/runs", runs_handler)
     app.router.add_get("/api/sweeps", sweeps_handler)
@@ -85,14 +110,14 @@ def build_app(runs: list[Run], paths: list[Path]) -> web.Application:
     return app
 
 
-async def serve(runs: list[Run], paths: list[Path], host: str, port: int) -> None:
-    runner = web.AppRunner(build_app(runs, paths), access_log=None)
+async def serve(registry: RunRegistry, host: str, port: int) -> None:
+    runner = web.AppRunner(build_app(registry, open_to_any_host=host not in LOCAL_NAMES), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     sockets = getattr(site._server, "sockets", None) or []
     bound = sockets[0].getsockname()[1] if sockets else port
-    print(f"agentverse-view: http://{host}:{bound}/  ({len(runs)} runs; Ctrl-C stops)", flush=True)
+    print(f"agentverse-view: http://{host}:{bound}/  ({len(registry.runs)} runs; Ctrl-C stops)", flush=True)
     try:
         await asyncio.Event().wait()
     finally:

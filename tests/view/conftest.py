@@ -14,9 +14,12 @@ from agentverse.testing.fake_server import BackgroundServer, FakeReply, Scripted
 from agentverse_command.benchmark import main as benchmark_main
 
 TASK = "tasksolving/math500/smollm2"
+# Markup in a problem (or a reply) must reach the page as text: it never runs, and never breaks the page.
+INJECTION = '<!--<script>window.injected = 1</script> <img src=x onerror="window.injected = 2"> & </script>'
+
 PROBLEMS = [
     {"id": "p1", "input": "Compute $\\frac{1}{2}+\\frac{1}{4}$.", "target": "\\frac{3}{4}", "metadata": {}},
-    {"id": "p2", "input": "What is $\\sqrt{16}+1$?", "target": "5", "metadata": {}},
+    {"id": "p2", "input": f"What is $\\sqrt{{16}}+1$? {INJECTION}", "target": "5", "metadata": {}},
 ]
 CRITIQUE = "The sum of the fractions is wrong."
 

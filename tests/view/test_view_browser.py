@@ -17,19 +17,23 @@ from typing import Any
 import pytest
 
 from agentverse.view.server import KATEX
+from tests.view.conftest import INJECTION
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = ROOT / ".cache" / "view"
 
-if CHROMIUM is None or not (KATEX / "katex.min.js").exists():
+try:
+    import playwright.sync_api as playwright_api
+except ImportError:
+    playwright_api = None
+
+if CHROMIUM is None or playwright_api is None or not (KATEX / "katex.min.js").exists():
     if os.environ.get("CI"):
         raise RuntimeError(
             "CI needs Chromium and the viewer's assets: bash scripts/setup_browser.sh, build_viewer_assets.sh"
         )
     pytest.skip("no Chromium or viewer assets here (scripts/setup_browser.sh)", allow_module_level=True)
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +126,8 @@ def test_the_problem_page_shows_rounds_decisions_verdicts_and_failures(page: Any
     page.goto(viewer + "#/run/r0/p/p2")
     page.wait_for_selector("section.round")
     assert page.locator("section.round").count() == 2
+    assert INJECTION in page.locator(".problem .card").first.inner_text()  # shown as text
+    assert page.evaluate("window.injected") is None  # and never run
     plans = page.locator(".plan").all_inner_texts()
     assert len(plans) == 2 and "continue" in plans[0] and "Check each step." in plans[0]
     assert "clamped: asked 5000, used 256" in plans[0] and "fallback" in plans[1]
@@ -156,13 +162,18 @@ def test_two_runs_side_by_side(page: Any, viewer: str) -> None:
 def test_a_record_appended_while_the_page_is_open_appears(page: Any, viewer: str, folder: Path) -> None:
     page.goto(viewer + "#/run/r0")
     page.wait_for_selector("#problems tbody tr")
+    page.fill("input[name=q]", "p")  # the user is typing a search when the record arrives
     records = folder / "run" / "records.jsonl"
     record = json.loads(records.read_text().splitlines()[0])
     record["sample"]["id"] = "p9"
+    # As a run does: its slice names the problem first, its record comes when it is done.
+    entries = json.loads((folder / "run" / "slice.json").read_text())
+    (folder / "run" / "slice.json").write_text(json.dumps([*entries, {"id": "p9", "digest": record["sample_digest"]}]))
     with records.open("a") as handle:
         handle.write(json.dumps(record) + "\n")
     page.wait_for_selector("#problems tbody tr[data-id=p9]", timeout=10_000)
     assert sorted(rows(page)) == ["p1", "p2", "p9"]
+    assert page.evaluate("[document.activeElement.name, document.activeElement.value]") == ["q", "p"]
 
 
 def test_the_export_opens_from_a_file_with_no_network(
@@ -191,5 +202,9 @@ def test_the_export_opens_from_a_file_with_no_network(
     opened.page.goto(output.as_uri() + "#/run/r0")
     opened.page.wait_for_selector("#problems tbody tr")
     assert sorted(rows(opened.page)) == ["p1", "p2"]
+    opened.page.goto(output.as_uri() + "#/run/r0/p/p2")  # the markup in p2 neither ran nor cut the data
+    opened.page.wait_for_selector("section.round")
+    assert INJECTION in opened.page.locator(".problem .card").first.inner_text()
+    assert opened.page.evaluate("window.injected") is None
     assert fetched == []
     opened.close()

@@ -13,8 +13,8 @@ import pytest
 from agentverse.view.export import export_html
 from agentverse.view.index import INDEX_FILE, RecordsFile
 from agentverse.view.problem import problem_view
-from agentverse.view.runs import find_runs, find_sweeps
-from agentverse.view.server import KATEX
+from agentverse.view.runs import RunRegistry, find_runs, find_sweeps
+from agentverse.view.server import KATEX, build_app
 
 
 def copy_run(run_dir: Path, folder: Path) -> Path:
@@ -83,6 +83,22 @@ def test_runs_are_found_under_folders_with_their_statistics(view_runs: tuple[Pat
     assert stats.score == pytest.approx(summary["score"])
 
 
+def test_statistics_and_table_cover_the_runs_slice_as_its_summary_does(
+    view_runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    run_dir = copy_run(view_runs[0], tmp_path)
+    entries = json.loads((run_dir / "slice.json").read_text())
+    p1 = next(entry for entry in entries if entry["id"] == "p1")
+    (run_dir / "slice.json").write_text(json.dumps([p1]))  # a later invocation with --limit 1
+    (run,) = find_runs([run_dir])
+    stats = run.stats()
+    assert (stats.problems, stats.completed, stats.score) == (1, 1, 100.0)
+    assert [row.id for row in run.current_rows()[0]] == ["p1"]
+    (run_dir / "slice.json").write_text(json.dumps([{"id": "p1", "digest": "changed"}]))  # p1 edited since
+    stats = run.stats()
+    assert (stats.problems, stats.completed, stats.score) == (1, 0, None)
+
+
 def test_a_sweep_directory_shows_its_points(view_runs: tuple[Path, Path], tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     for point in ("max_turn=1", "max_turn=2"):
@@ -139,3 +155,35 @@ def test_the_export_is_one_file_with_the_data_and_no_external_reference(
     assert 'id="embedded-data"' in page and "Recheck the sum." in page and "data:font/woff2;base64," in page
     assert not re.search(r"""(src|href)=["'](https?:|/)""", page)  # nothing to fetch: no server, no network
     assert not re.search(r"url\((?!data:)", page)
+
+
+def test_runs_started_later_appear_and_keep_their_keys(view_runs: tuple[Path, Path], tmp_path: Path) -> None:
+    folder = tmp_path / "math500"
+    copy_run(view_runs[0], folder)
+    registry = RunRegistry([folder])
+    (first,) = registry.all()
+    copy_run(view_runs[1], folder)  # e.g. run-2 of --runs 2, started after the viewer
+    registry.refresh()
+    assert [run.key for run in registry.all()] == [first.key, "r1"] and registry.get(first.key) is first
+    assert registry.get("r1") is not None and registry.get("r1").path.name == "run-no-ceo"  # type: ignore[union-attr]
+
+
+def test_a_linked_run_keeps_the_name_it_has_here(view_runs: tuple[Path, Path], tmp_path: Path) -> None:
+    elsewhere = copy_run(view_runs[0], tmp_path / "elsewhere")
+    folder = tmp_path / "here" / "math500"
+    folder.mkdir(parents=True)
+    (folder / "latest").symlink_to(elsewhere)
+    (run,) = find_runs([folder])
+    assert run.name == "math500/latest" and run.stats().completed == 2
+
+
+async def test_the_server_answers_only_requests_addressed_to_this_machine(view_runs: tuple[Path, Path]) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    async with TestClient(TestServer(build_app(RunRegistry([view_runs[0]])))) as client:
+        assert (await client.get("/api/runs")).status == 200  # Host: 127.0.0.1:PORT
+        assert (await client.get("/api/runs", headers={"Host": f"localhost:{client.port}"})).status == 200
+        rebound = await client.get("/api/runs", headers={"Host": "attacker.example:7575"})
+        assert rebound.status == 403  # a page whose own name was rebound to 127.0.0.1 reads nothing
+    async with TestClient(TestServer(build_app(RunRegistry([view_runs[0]]), open_to_any_host=True))) as client:
+        assert (await client.get("/api/runs", headers={"Host": "gpu-node:7575"})).status == 200  # --host 0.0.0.0

@@ -29,7 +29,7 @@ const api = {
   },
   async rows(key, version) {
     if (EMBEDDED) return { version: 0, rows: EMBEDDED.rows[key] || [] };
-    const query = version === null ? "" : `?version=${version}`;
+    const query = version === null ? "" : `?version=${encodeURIComponent(version)}`;
     return getJSON(`/api/runs/${encodeURIComponent(key)}/problems${query}`);
   },
   async problem(key, id) {
@@ -335,13 +335,18 @@ async function showRun(key) {
     tableHolder.replaceChildren(el("table", { id: "problems" }, el("thead", {}, head), body));
   };
 
-  const toolbar = () => {
+  let terminationsShown = "";
+  const terminationSelect = () => {
     const terminations = [...new Set(rows.map((row) => row.termination).filter(Boolean))].sort();
+    terminationsShown = terminations.join("\n");
+    return select("termination", state.termination, [["", "any termination"], ...terminations.map((value) => [value, value])],
+      (value) => { state.termination = value; drawTable(); });
+  };
+  const toolbar = () => {
     return el("div", { class: "toolbar" },
       select("show", state.show, [["all", "all problems"], ["wrong", "wrong"], ["correct", "correct"], ["no_answer", "no answer"], ["errors", "errors"]],
         (value) => { state.show = value; drawTable(); }),
-      select("termination", state.termination, [["", "any termination"], ...terminations.map((value) => [value, value])],
-        (value) => { state.termination = value; drawTable(); }),
+      terminationSelect(),
       select("ceo", state.ceo, [["", "any CEO decision"], ["stop", "CEO said stop"], ["continue", "CEO said continue"], ["fallback", "CEO fallback"]],
         (value) => { state.ceo = value; drawTable(); }),
       el("input", { type: "search", name: "q", placeholder: "search problems and answers", value: state.q,
@@ -349,22 +354,24 @@ async function showRun(key) {
       count);
   };
 
+  const token = navigation;
   const refresh = async () => {
     const answer = await api.rows(key, version);
-    if (answer.unchanged) return;
+    if (answer.unchanged || token !== navigation) return; // unchanged, or the user has gone elsewhere
     const first = version === null;
     rows = answer.rows;
     version = answer.version;
     if (first) {
       app.replaceChildren(el("h1", { text: run.name }), runLine(run), toolbar(), tableHolder);
-    } else {
-      app.querySelector(".toolbar").replaceWith(toolbar());
+    } else if ([...new Set(rows.map((row) => row.termination).filter(Boolean))].sort().join("\n") !== terminationsShown) {
+      // Only the termination choices can change; the search box keeps its focus and caret.
+      app.querySelector("select[name=termination]").replaceWith(terminationSelect());
     }
     drawTable();
     setLive(EMBEDDED ? "exported" : `${rows.length} problems, updated ${new Date().toLocaleTimeString()}`);
   };
   await refresh();
-  poll(refresh);
+  if (token === navigation) poll(refresh);
 }
 
 function runLine(run) {
@@ -497,7 +504,10 @@ async function showCompare(left, right, id) {
 
 // ---- routing ----------------------------------------------------------------------------------
 
+let navigation = 0; // which route is showing: a page still loading for an older one stands down
+
 async function route() {
+  navigation += 1;
   stopPolling();
   const path = location.hash.replace(/^#/, "").split("?")[0];
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
