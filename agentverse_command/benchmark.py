@@ -18,8 +18,11 @@ import re
 import sys
 from pathlib import Path
 
+import yaml
+
 from agentverse.config.loader import TASK_CONFIG_FILE
 from agentverse.config.schema import TaskConfig
+from agentverse.llms.base import ModelLoadError
 from agentverse.llms.openai_backend import EndpointCheckError, MissingAPIKey, api_key_from
 from agentverse.runs.runner import run_benchmark
 from agentverse.runs.store import RunDirectory, RunDirError
@@ -133,12 +136,24 @@ def config_folder_name(config_path: Path) -> str:
     return slug(config_path.parent.name if config_path.name == TASK_CONFIG_FILE else config_path.stem)
 
 
+def configured_model(config_path: Path) -> str | None:
+    """The model the config file itself names (before --model)."""
+    try:
+        raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        return str(raw["llm"]["model"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+
+
 def run_dirs(args: argparse.Namespace, config: TaskConfig, config_path: Path) -> list[Path]:
-    """--run-dir as given, or `outputs/<benchmark>/<config folder>[-no-ceo|-single-agent]/run-K`: the
-    baselines get their own folders, so they never resume into (or overwrite) the CEO run."""
+    """--run-dir as given, or `outputs/<benchmark>/<config folder>[-<model>][-no-ceo|-single-agent]/run-K`:
+    the baselines get their own folders, so they never resume into (or overwrite) the CEO run, and so
+    does another model given with --model than the config's own."""
     if args.run_dir is not None and args.runs == 1:
         return [args.run_dir]
     suffix = "-single-agent" if args.single_agent else "-no-ceo" if args.no_ceo else ""
+    if args.model and args.model != configured_model(config_path):
+        suffix = f"-{slug(args.model)}{suffix}"
     base = args.run_dir or Path("outputs") / config.task.name / f"{config_folder_name(config_path)}{suffix}"
     return [base / f"run-{index}" for index in range(1, args.runs + 1)]
 
@@ -200,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             for run_dir in directories:
                 prepare_or_explain(run_dir, config, held)
             summaries = asyncio.run(run_interruptibly(run_all(config, samples, directories, args)))
-    except (RunDirError, MissingAPIKey, EndpointCheckError) as error:
+    except (RunDirError, MissingAPIKey, EndpointCheckError, ModelLoadError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except RunStopped as stopped:

@@ -18,6 +18,7 @@ from typing import Any
 
 from agentverse.config.schema import TaskConfig
 from agentverse.environments.tasksolving.environment import ProblemResult, TaskSolvingEnvironment
+from agentverse.llms.base import ModelLoadError
 from agentverse.llms.openai_backend import MissingAPIKey
 from agentverse.llms.pool import ModelPool
 from agentverse.trace import CallRecord, Notice, Observer, TraceEvent
@@ -297,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
         result = asyncio.run(run_interruptibly(solve(config, sample, collector, status)))
     except MissingAPIKey as error:
         print(f"config error: {error}", file=sys.stderr)
+        return 2
+    except ModelLoadError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     except Interrupted as interrupted:
         path = save_trace(collector.partial_trace(str(interrupted)), args.output)

@@ -59,6 +59,11 @@ class RawCompletion(BaseModel):
     attempts: tuple[Attempt, ...] = ()  # every HTTP attempt of this request, the successful one last
 
 
+class ModelLoadError(RuntimeError):
+    """An in-process model could not be loaded (no such folder, the wheel missing, a damaged file):
+    the run cannot start; the message says which model and why."""
+
+
 class LLMError(Exception):
     """A failed model call.
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 
 from agentverse.config.schema import DEFAULT_ENDPOINT, AgentConfig, EndpointConfig, TaskConfig
-from agentverse.llms.base import BACKENDS, Backend
+from agentverse.llms.base import BACKENDS, Backend, LLMError, ModelLoadError
 from agentverse.llms.client import LLMClient
 from agentverse.llms.gate import EndpointLoad
 from agentverse.llms.openai_backend import EndpointCheckError
@@ -91,7 +91,12 @@ class ModelPool:
                 continue
             report(message)
             started = time.perf_counter()
-            await client.prepare()
+            try:
+                await client.prepare()
+            except (OSError, ValueError, RuntimeError, LLMError) as error:
+                if isinstance(error, ModelLoadError):
+                    raise
+                raise ModelLoadError(f"cannot load model {client.config.model!r}: {error}") from None
             report(f"model loaded in {time.perf_counter() - started:.1f} s")
 
     @property

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,8 +20,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from agentverse.config.schema import EndpointConfig, GenerationConfig
-from agentverse.llms.base import BACKENDS, ChatMessage, LLMError, RawCompletion
-from agentverse.llms.embedded import convert_gguf, embedded_gguf_path, embedded_model_folder, quiet_progress_bars
+from agentverse.llms.base import BACKENDS, ChatMessage, LLMError, ModelLoadError, RawCompletion
+from agentverse.llms.embedded import (
+    CACHE_VARIABLE,
+    convert_gguf,
+    embedded_gguf_path,
+    embedded_model_folder,
+    quiet_progress_bars,
+)
 
 EMBEDDED_MODELS = {"embedded:smollm2"}
 Result = TypeVar("Result")
@@ -33,8 +40,26 @@ def model_folder(model_spec: str) -> Path:
         folder = embedded_model_folder()
         return folder if folder.is_dir() else convert_gguf(embedded_gguf_path(), folder)
     if not Path(model_spec).is_dir():
-        raise LLMError("bad_response", f"transformers backend: no model folder {model_spec!r}")
+        raise ModelLoadError(f"transformers backend: no model folder {model_spec!r}")
     return Path(model_spec)
+
+
+def pretrained_source(model_spec: str) -> tuple[str, dict[str, str]]:
+    """What `from_pretrained` loads: the (cached) folder, or, when the embedded model's cache
+    cannot be written (a read-only home, a full disk), its GGUF file directly (slower, every start)."""
+    try:
+        return str(model_folder(model_spec)), {}
+    except OSError as error:
+        if model_spec not in EMBEDDED_MODELS:
+            raise
+        gguf = embedded_gguf_path()
+        print(
+            f"warning: cannot cache the converted model ({error.strerror or error}); loading the GGUF directly "
+            f"(set {CACHE_VARIABLE} to a writable folder to load fast next time)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return str(gguf.parent), {"gguf_file": gguf.name}
 
 
 class LoadedModel:
@@ -43,10 +68,10 @@ class LoadedModel:
     def __init__(self, model_spec: str) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        folder = str(model_folder(model_spec))
+        source, options = pretrained_source(model_spec)
         with quiet_progress_bars():  # transformers' loading bars would break our own output lines
-            self.tokenizer = AutoTokenizer.from_pretrained(folder)
-            self.model = AutoModelForCausalLM.from_pretrained(folder)
+            self.tokenizer = AutoTokenizer.from_pretrained(source, **options)
+            self.model = AutoModelForCausalLM.from_pretrained(source, **options)
         self.model.eval()
         self.context_length = int(getattr(self.model.config, "max_position_embeddings", 2048))
         configured = self.model.generation_config.eos_token_id

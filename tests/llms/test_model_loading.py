@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from agentverse.config.schema import EndpointConfig, GenerationConfig
 from agentverse.llms import client as client_module
 from agentverse.llms.base import ChatMessage, RawCompletion
 from agentverse.llms.client import LLMClient
+from agentverse.llms.embedded import CACHE_VARIABLE, embedded_gguf_path
 from agentverse.llms.pool import ModelPool
+from agentverse.llms.transformers_backend import pretrained_source
+from agentverse_command.benchmark import main as benchmark_main
+from agentverse_command.tasksolving import main as tasksolving_main
 
 LOAD_S = 100.0  # on the fake clock
 
@@ -79,3 +85,30 @@ async def test_a_server_has_nothing_to_load() -> None:
     await ModelPool({"default": llm}).prepare(lines.append)
     await llm.aclose()
     assert lines == []
+
+
+@pytest.mark.parametrize("command", ["tasksolving", "benchmark"])
+def test_a_model_that_cannot_be_loaded_is_one_error(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before, the load failed outside any handler: a traceback from the transformers backend."""
+    args = ["--task", "tasksolving/humaneval/smollm2", "--model", str(tmp_path / "no-such-model")]
+    if command == "tasksolving":
+        code = tasksolving_main([*args, "--input", "Add two numbers.", "--output", str(tmp_path / "trace.json")])
+    else:
+        code = benchmark_main([*args, "--limit", "1", "--run-dir", str(tmp_path / "run"), "--no-progress"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "error: transformers backend: no model folder" in err and "no-such-model" in err
+    assert "Traceback" not in err and not (tmp_path / "run" / "records.jsonl").exists()
+
+
+def test_an_unwritable_cache_loads_the_gguf_directly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(CACHE_VARIABLE, str(blocker / "cache"))  # cannot be created under a file
+    source, options = pretrained_source("embedded:smollm2")
+    assert Path(source) / options["gguf_file"] == embedded_gguf_path()
+    assert "cannot cache the converted model" in capsys.readouterr().err

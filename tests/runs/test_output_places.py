@@ -42,6 +42,11 @@ def test_the_config_folder_names_the_run(config_path: Path, folder: str) -> None
         (("--runs", "2"), ["outputs/math500/smollm2/run-1", "outputs/math500/smollm2/run-2"]),
         (("--run-dir", "mine"), ["mine"]),
         (("--run-dir", "mine", "--runs", "2"), ["mine/run-1", "mine/run-2"]),
+        (("--model", "embedded:smollm2"), ["outputs/math500/smollm2/run-1"]),  # the config's own model
+        (
+            ("--model", "Qwen/Qwen2.5-7B-Instruct", "--no-ceo"),
+            ["outputs/math500/smollm2-Qwen-Qwen2.5-7B-Instruct-no-ceo/run-1"],
+        ),
     ],
 )
 def test_default_run_directories(flags: tuple[str, ...], expected: list[str]) -> None:
@@ -61,9 +66,9 @@ def test_a_benchmark_without_run_dir_writes_under_the_config_folder(
         without_ceo = benchmark_main(["--task", task, "--data", str(data), "--no-ceo", *model_args(server.base_url)])
     assert plain == 0 and without_ceo == 0
     runs = tmp_path / "outputs" / "math500"
-    assert sorted(path.name for path in runs.iterdir()) == [
-        "tasksolving-math500-smollm2",
-        "tasksolving-math500-smollm2-no-ceo",
+    assert sorted(path.name for path in runs.iterdir()) == [  # --model fake is not the config's model
+        "tasksolving-math500-smollm2-fake",
+        "tasksolving-math500-smollm2-fake-no-ceo",
     ]
     for folder in runs.iterdir():
         assert (folder / "run-1" / "records.jsonl").read_text().count("\n") == 2
