@@ -8,6 +8,7 @@ is flushed as it is written, so a log that is followed shows progress as it happ
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -99,6 +100,10 @@ class LiveStatus:
             return
         if self.terminal:
             self.frame = (self.frame + 1) % len(SPINNER)
+            # One row only: a line that wrapped could not be cleared in place (critics work together).
+            room = max(10, shutil.get_terminal_size().columns - 3)
+            if len(text) > room:
+                text = text[: room - 1] + "…"
             self.stream.write(f"{CLEAR_LINE}{SPINNER[self.frame]} {text}")
             self.drawn = True
         else:

@@ -6,6 +6,7 @@ cannot be parsed and recorded as a failure when the retries run out.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from string import Template
 from typing import Any, Generic, Literal, TypedDict, TypeVar
@@ -161,6 +162,7 @@ class Agent:
             model=self.llm.config.model,
             endpoint_name=self.llm.name,
         )
+        started = time.perf_counter()
         try:
             with self.trace.call_in_flight(CallStarted(round_number, self.name, self.config.agent_type, attempt)):
                 result = await self.llm.generate(messages, generation)
@@ -168,7 +170,10 @@ class Agent:
             self.trace.add_call(CallRecord(**sent, status="context_overflow", error=str(overflow)))
             return AgentOutcome(None, "context_overflow", str(overflow))
         except LLMError as error:
-            failed = CallRecord(**sent, status="llm_error", error=str(error), attempts=list(error.attempts))
+            waited = time.perf_counter() - started  # retries included: what the failing endpoint cost
+            failed = CallRecord(
+                **sent, status="llm_error", error=str(error), attempts=list(error.attempts), latency_s=waited
+            )
             self.trace.add_call(failed)
             cause = str(error) if self.llm.name == DEFAULT_ENDPOINT else f"endpoint {self.llm.name!r}: {error}"
             raise InfrastructureFailure(self.name, round_number, cause) from error

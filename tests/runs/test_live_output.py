@@ -120,6 +120,19 @@ def test_a_terminal_gets_one_spinner_line_redrawn_in_place() -> None:
     assert status.describe() is None and screen.getvalue().endswith("\r\x1b[K")
 
 
+def test_the_spinner_line_never_wraps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three critics at once make a line wider than the terminal; a wrapped line cannot be cleared in
+    place, so each redraw would leave one behind."""
+    monkeypatch.setenv("COLUMNS", "60")
+    screen = io.StringIO()
+    status = LiveStatus(screen, interval_s=5.0, terminal=True)
+    for index in (1, 2, 3):
+        status.observe(CallStarted(round=1, agent=f"Critic {index}", agent_type="critic", attempt=1))
+    status.tick()
+    drawn = screen.getvalue().rsplit("\r\x1b[K", 1)[-1]
+    assert len(drawn) <= 59 and drawn.endswith("…") and "Critic 1" in drawn
+
+
 def test_a_heartbeat_mentions_only_calls_that_have_lasted() -> None:
     log = io.StringIO()
     status = LiveStatus(log, interval_s=60.0, terminal=False)

@@ -167,6 +167,8 @@ def test_a_dead_second_endpoint_errors_the_problems_and_leaves_the_first_circuit
     assert 3 <= len(records) < 6 and {record["status"] for record in records.values()} == {"error"}
     assert all("Evaluator (round 1): endpoint 'judge'" in record["result"]["error"] for record in records.values())
     assert all(record["result"]["final_answer"] is None for record in records.values())
+    failed = [call for record in records.values() for call in record["result"]["calls"] if call["status"] != "ok"]
+    assert failed and all(call["endpoint_name"] == "judge" and call["latency_s"] > 0 for call in failed)
     assert {"solver", "critic"} <= set(agents_seen(big)) and "evaluator" not in agents_seen(big)
     first, second = pool.clients["default"].backend, pool.clients["judge"].backend
     assert isinstance(first, OpenAIBackend) and isinstance(second, OpenAIBackend)
