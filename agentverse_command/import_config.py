@@ -21,6 +21,7 @@ from pathlib import Path
 from agentverse.config.loader import ConfigError, load_task_config
 from agentverse.config.research import BENCHMARK_KINDS, convert_research_config, render
 from agentverse.runs.store import RunDirectory
+from agentverse_command.common import ctrl_c_is_one_line
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -49,6 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@ctrl_c_is_one_line
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.out.exists() and not args.force:

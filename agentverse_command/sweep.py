@@ -33,7 +33,13 @@ from agentverse.runs.store import RunDirError
 from agentverse.sweeps.report import score_text, write_report
 from agentverse.sweeps.run import Sweep
 from agentverse.sweeps.spec import load_sweep
-from agentverse_command.common import Interrupted, add_model_options, load_config_or_exit, run_interruptibly
+from agentverse_command.common import (
+    Interrupted,
+    add_model_options,
+    ctrl_c_is_one_line,
+    load_config_or_exit,
+    run_interruptibly,
+)
 from dataloader import DataError, load_samples
 
 
@@ -49,10 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--concurrency", type=int, help="Problems in flight, over all points (default: the endpoints' caps summed)."
     )
+    parser.add_argument(
+        "--heartbeat",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="A progress line on stderr this often (problem runs recorded so far; default 30).",
+    )
     add_model_options(parser)
     return parser
 
 
+@ctrl_c_is_one_line
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.concurrency is not None and args.concurrency < 1:
@@ -71,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         sweep = Sweep(spec, base, samples, args.out, str(args.sweep))
+        sweep.heartbeat_s = max(0.1, args.heartbeat)
         if base.llm.backend == "openai":
             api_key_from(base.llm)
         with contextlib.ExitStack() as held:

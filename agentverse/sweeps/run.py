@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import json
 import statistics
+import sys
+import time
 from pathlib import Path
 
 import yaml
 
-from agentverse.config.schema import EndpointConfig, TaskConfig
+from agentverse.config.schema import TaskConfig
 from agentverse.llms.base import Backend
 from agentverse.llms.pool import ModelPool
 from agentverse.runs.runner import SharedClient, run_benchmark
@@ -25,6 +27,7 @@ from agentverse.sweeps.spec import SweepSpec, System, matched_single_agent, seed
 from dataloader.base import Sample
 
 POINTS = "points"
+HEARTBEAT_S = 30.0
 
 
 def run_directory(out: Path, system: str, run: int) -> RunDirectory:
@@ -74,13 +77,22 @@ def recorded_solver_budget(directory: RunDirectory) -> int | None:
         ) from None
 
 
-def backend_cap(backend: Backend) -> int:
-    """Requests the backend takes at once (its endpoints' caps; in process: its batch)."""
-    total = getattr(backend, "total_cap", None)
-    if total is not None:
-        return int(total())
-    config = getattr(backend, "config", None)
-    return config.cap() if isinstance(config, EndpointConfig) else 1
+class LineCounter:
+    """Lines written to growing files, reading only what was appended since the last count."""
+
+    def __init__(self) -> None:
+        self.seen: dict[Path, tuple[int, int]] = {}  # path -> (bytes read, lines in them)
+
+    def count(self, path: Path) -> int:
+        offset, lines = self.seen.get(path, (0, 0))
+        try:
+            with path.open("rb") as handle:
+                handle.seek(offset)
+                added = handle.read()
+        except OSError:
+            return lines
+        self.seen[path] = (offset + len(added), lines + added.count(b"\n"))
+        return self.seen[path][1]
 
 
 class Sweep:
@@ -92,6 +104,7 @@ class Sweep:
         self.clients: dict[str, ModelPool] = {}
         self.backends: dict[str, Backend] = {}  # shared by the clients: one per server and transport
         self.stopped: list[str] = []
+        self.heartbeat_s = HEARTBEAT_S
 
     def client(self, config: TaskConfig) -> ModelPool:
         """One client per endpoint configuration, shared by every system that uses it."""
@@ -106,15 +119,40 @@ class Sweep:
     async def run(self, concurrency: int | None, held: contextlib.ExitStack) -> list[System]:
         for system in self.systems:
             self.client(system.config)
+        heartbeat = None
         try:
             for client in self.clients.values():
                 await client.check()
-            total = concurrency or sum(backend_cap(backend) for backend in self.backends.values())
-            gate = asyncio.Semaphore(total)
+                await client.prepare(lambda line: print(line, file=sys.stderr, flush=True))
+            gate = asyncio.Semaphore(concurrency or self.problems_in_flight())
+            heartbeat = asyncio.ensure_future(self.heartbeat())
             finished = await asyncio.gather(*(self.run_system(system, gate, held) for system in self.systems))
         finally:
+            if heartbeat is not None:
+                heartbeat.cancel()
             await asyncio.gather(*(backend.aclose() for backend in self.backends.values()))
         return [system for group in finished for system in group]  # `stopped` says what is left to do
+
+    def problems_in_flight(self) -> int:
+        """What the default endpoints (where most calls go) take, each server counted once; as the
+        benchmark does, a small endpoint beside them (a CEO's) adds no problems."""
+        defaults = {id(pool.default.backend): pool.default for pool in self.clients.values()}
+        return sum(client.request_cap() for client in defaults.values())
+
+    async def heartbeat(self) -> None:
+        """A line every `heartbeat_s`: how many problem runs are recorded so far, of how many."""
+        started = time.perf_counter()
+        total = len(self.systems) * self.spec.runs * len(self.samples)
+        counter = LineCounter()
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            recorded = sum(counter.count(path) for path in (self.out / POINTS).glob("*/run-*/records.jsonl"))
+            elapsed = time.perf_counter() - started
+            print(
+                f"sweep: {recorded} problem runs recorded (of about {total}), {elapsed:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
 
     async def run_system(self, system: System, gate: asyncio.Semaphore, held: contextlib.ExitStack) -> list[System]:
         await self.run_runs(system, gate, held)

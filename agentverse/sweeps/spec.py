@@ -117,13 +117,17 @@ def load_sweep(path: Path) -> SweepSpec:
 
 
 def short_names(keys: list[str]) -> dict[str, str]:
-    """Each dotted key by its last part, or its last two where the last part is shared or names a
-    role's setting (`agents.ceo.endpoint`: `ceo.endpoint`)."""
+    """Each dotted key by its last part, or its last two where the last part is shared; a role's
+    setting by its role and last part (`agents.ceo.llm.max_tokens`: `ceo.max_tokens`)."""
     lasts = [key.rsplit(".", 1)[-1] for key in keys]
-    return {
-        key: (".".join(key.split(".")[-2:]) if lasts.count(last) > 1 or key.startswith("agents.") else last)
-        for key, last in zip(keys, lasts, strict=True)
-    }
+
+    def short(key: str, last: str) -> str:
+        parts = key.split(".")
+        if parts[0] == "agents" and len(parts) > 2:
+            return f"{parts[1]}.{last}"
+        return ".".join(parts[-2:]) if lasts.count(last) > 1 else last
+
+    return {key: short(key, last) for key, last in zip(keys, lasts, strict=True)}
 
 
 def point_name(settings: dict[str, Any]) -> str:

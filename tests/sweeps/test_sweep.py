@@ -235,3 +235,16 @@ def test_points_differing_in_llm_settings_share_one_connection_cap(tmp_path: Pat
         args = [str(path), "--out", str(tmp_path / "sweep"), *model_args(server.base_url), "--max-concurrency", "2"]
         assert sweep_main(args) == 0
         assert server.max_in_flight == 2
+
+
+def test_a_sweep_says_how_far_it_is(tmp_path: Path, capsys: Any) -> None:
+    data = write_problems(tmp_path / "problems.jsonl")
+    spec = {"task": "tasksolving/math500/smollm2", "data": str(data), "grid": {"environment.max_turn": [1, 2]}}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    with BackgroundServer(KnownModel(), latency=lambda tokens, in_flight: 0.1) as server:
+        args = [str(path), "--out", str(tmp_path / "sweep"), *model_args(server.base_url), "--heartbeat", "0.2"]
+        assert sweep_main([*args, "--concurrency", "2"]) == 0
+    beats = [line for line in capsys.readouterr().err.splitlines() if line.startswith("sweep: ")]
+    counts = [int(line.split()[1]) for line in beats]
+    assert len(beats) >= 2 and counts == sorted(counts) and "of about 16" in beats[0]

@@ -12,7 +12,7 @@ from agentverse.graders.base import Grade, GradeStatus
 from agentverse.runs.store import RunRecord
 from agentverse.sweeps import report
 from agentverse.sweeps.report import consistency_rows, markdown, measured, pareto_rows
-from agentverse.sweeps.spec import SweepSpec, System
+from agentverse.sweeps.spec import SweepSpec, System, short_names
 from agentverse.trace import CallRecord, Trace
 from dataloader.base import Sample
 from tests.conftest import fake_config
@@ -71,3 +71,13 @@ def test_an_undecided_grade_excludes_the_self_consistency_problem(monkeypatch: p
     for row in rows:
         assert row.row.problems == 1 and row.row.errors == 1 and row.row.score == 100.0
         assert set(row.by_problem) == {"q1"}
+
+
+def test_point_names_keep_the_role_of_a_roles_setting() -> None:
+    keys = ["agents.ceo.llm.max_tokens", "agents.solver.llm.max_tokens", "environment.max_turn"]
+    assert short_names(keys) == {
+        "agents.ceo.llm.max_tokens": "ceo.max_tokens",
+        "agents.solver.llm.max_tokens": "solver.max_tokens",
+        "environment.max_turn": "max_turn",
+    }
+    assert short_names(["agents.ceo.endpoint"]) == {"agents.ceo.endpoint": "ceo.endpoint"}
