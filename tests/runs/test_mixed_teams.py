@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,13 @@ from agentverse.llms.openai_backend import OpenAIBackend
 from agentverse.llms.pool import ModelPool
 from agentverse.runs.runner import SharedClient, run_benchmark
 from agentverse.runs.store import RunDirectory
-from agentverse.testing.fake_server import BackgroundServer, FakeReply, ScriptedResponder, classify_agent
+from agentverse.testing.fake_server import (
+    BackgroundServer,
+    FakeOpenAIServer,
+    FakeReply,
+    ScriptedResponder,
+    classify_agent,
+)
 from agentverse.testing.machine import free_port
 from agentverse_command.benchmark import main as benchmark_main
 from agentverse_command.evaluate import main as evaluate_main
@@ -41,6 +49,16 @@ def team_args(big_url: str, small_url: str, *extra: str) -> list[str]:
     ]
 
 
+@contextlib.contextmanager
+def two_servers() -> Iterator[tuple[FakeOpenAIServer, FakeOpenAIServer]]:
+    """`big` answers the problems (even ones right) and approves; `small` cooperates."""
+    with (
+        BackgroundServer(ScriptedResponder(solver=[solver_reply], evaluator=[RIGHT]), models=("big",)) as big,
+        BackgroundServer(ScriptedResponder(), models=("small",)) as small,
+    ):
+        yield big, small
+
+
 def agents_seen(server: Any) -> list[str]:
     return [classify_agent(request.payload) for request in server.requests if request.path.endswith("completions")]
 
@@ -56,10 +74,7 @@ def summary_of(run_dir: Path) -> dict[str, Any]:
 def test_the_ceo_calls_reach_only_its_endpoint_and_the_accounting_adds_up(tmp_path: Path) -> None:
     data = write_problems(tmp_path / "data.jsonl", 4)
     run_dir = tmp_path / "run"
-    with (
-        BackgroundServer(ScriptedResponder(solver=[solver_reply], evaluator=[RIGHT]), models=("big",)) as big,
-        BackgroundServer(ScriptedResponder(), models=("small",)) as small,
-    ):
+    with two_servers() as (big, small):
         args = team_args(big.base_url, small.base_url, "--agent-endpoint", "ceo=small")
         assert benchmark_main(["--task", TASK, "--data", str(data), "--run-dir", str(run_dir), *args]) == 0
     assert set(agents_seen(small)) == {"ceo"}
@@ -238,10 +253,7 @@ def test_the_report_and_evaluate_show_the_cost_by_model_and_endpoint(
 ) -> None:
     data = write_problems(tmp_path / "data.jsonl", 2)
     run_dir = tmp_path / "run"
-    with (
-        BackgroundServer(ScriptedResponder(solver=[solver_reply], evaluator=[RIGHT]), models=("big",)) as big,
-        BackgroundServer(ScriptedResponder(), models=("small",)) as small,
-    ):
+    with two_servers() as (big, small):
         args = team_args(big.base_url, small.base_url, "--agent-endpoint", "ceo=small")
         assert benchmark_main(["--task", TASK, "--data", str(data), "--run-dir", str(run_dir), *args]) == 0
     capsys.readouterr()
@@ -268,10 +280,7 @@ def test_a_sweep_axis_can_move_a_role_to_another_endpoint(tmp_path: Path) -> Non
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(spec))
     out = tmp_path / "sweep"
-    with (
-        BackgroundServer(ScriptedResponder(solver=[solver_reply], evaluator=[RIGHT]), models=("big",)) as big,
-        BackgroundServer(ScriptedResponder(), models=("small",)) as small,
-    ):
+    with two_servers() as (big, small):
         args = team_args(big.base_url, small.base_url)[:-1]  # (a sweep shows no progress bar)
         assert sweep_main([str(path), "--out", str(out), *args]) == 0
     assert set(agents_seen(small)) == {"ceo"} and "ceo" in agents_seen(big)
