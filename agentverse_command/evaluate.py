@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from agentverse.config.loader import ConfigError
-from agentverse.environments.tasksolving.environment import AgentUsage
+from agentverse.environments.tasksolving.environment import AgentUsage, completion_shares
 from agentverse.graders.judge import JudgeError
 from agentverse.runs.store import CONFIG_FILE
 from agentverse.runs.summary import (
@@ -70,14 +70,10 @@ USAGE_HEADERS = ("calls", "failed", "prompt tokens", "completion tokens")
 
 def print_shares(label: str, split: dict[str, AgentUsage]) -> None:
     """Tokens by model or by endpoint, with each one's share of the completion tokens."""
-    total = sum(usage.completion_tokens for usage in split.values()) or 1
+    shares = completion_shares(split)
     rows = [
-        (
-            *row,
-            f"{100 * usage.completion_tokens / total:.1f}%",
-            f"{usage.latency_s / usage.calls if usage.calls else 0:.2f}",
-        )
-        for row, usage in zip(usage_rows(split), split.values(), strict=True)
+        (*row, f"{shares[name]:.1f}%", f"{usage.mean_latency_s or 0:.2f}")
+        for row, (name, usage) in zip(usage_rows(split), split.items(), strict=True)
     ]
     for line in table((label, *USAGE_HEADERS, "share", "mean s/call"), rows, indent="    "):
         print(line)

@@ -83,7 +83,7 @@ def export(runs: list[Run], paths: list[Path], output: Path) -> int:
     except OSError as error:
         print(f"agentverse-view: cannot write {output}: {error.strerror or error}", file=sys.stderr)
         return 2
-    problems = sum(len(run.records.rows) for run in runs)
+    problems = sum(len(run.current_rows()[0]) for run in runs)  # what was exported: each run's slice
     print(f"wrote {output} ({size / 1e6:.1f} MB: {len(runs)} runs, {problems} problems)")
     return 0
 

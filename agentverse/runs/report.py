@@ -6,6 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Literal
 
+from agentverse.environments.tasksolving.environment import completion_shares
 from agentverse.runs.paper import BENCHMARKS, TABLE1
 from agentverse.runs.store import RunDirectory, RunRecord
 from agentverse.runs.summary import RunSummary, aggregate
@@ -140,13 +141,12 @@ def usage_table(summaries: list[RunSummary], by: Literal["model", "endpoint", "a
     for summary in summaries:
         splits = {"model": summary.tokens_by_model, "endpoint": summary.tokens_by_endpoint}
         split = splits.get(by, summary.tokens_by_agent)
-        total = sum(usage.completion_tokens for usage in split.values()) or 1
+        shares = completion_shares(split)
         for name, usage in split.items():
-            share = 100 * usage.completion_tokens / total
-            latency = f"{usage.latency_s / usage.calls:.2f} s" if usage.calls else "-"
+            latency = "-" if usage.mean_latency_s is None else f"{usage.mean_latency_s:.2f} s"
             lines.append(
                 f"| {summary.run_dir} | {name} | {usage.calls:,} | {usage.failed_calls:,} | {usage.prompt_tokens:,} | "
-                f"{usage.completion_tokens:,} | {share:.1f}% | {latency} |"
+                f"{usage.completion_tokens:,} | {shares[name]:.1f}% | {latency} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -49,6 +49,16 @@ class AgentUsage(BaseModel):
     completion_tokens: int = 0
     latency_s: float = 0.0
 
+    @property
+    def mean_latency_s(self) -> float | None:
+        return self.latency_s / self.calls if self.calls else None
+
+
+def completion_shares(split: dict[str, AgentUsage]) -> dict[str, float]:
+    """Each entry's percent of the split's completion tokens (a role's, a model's, an endpoint's)."""
+    total = sum(usage.completion_tokens for usage in split.values()) or 1
+    return {name: 100 * usage.completion_tokens / total for name, usage in split.items()}
+
 
 class ProblemResult(BaseModel):
     """Everything about one solved (or failed) problem; one line of a run's records file."""
